@@ -1,0 +1,171 @@
+/**
+ * The one checking boundary for every external input: bytes in (canonical JSON or HL7 v2),
+ * typed canonical messages and their FHIR transaction Bundles out, or an OperationOutcome saying
+ * what is wrong. The CLI, the gateway and the queue's replay all go through here.
+ */
+import { mapOrder, mapResultUpdate, type MappingOptions } from '@marrowbridge/fhir-mapping';
+import { parseHl7Batch, translateHl7, type Hl7Error, type Hl7Options } from '@marrowbridge/hl7v2';
+import { parseCanonicalJson, type CanonicalMessage, type InputError } from '@marrowbridge/model';
+import type { Bundle, OperationOutcome, OperationOutcomeIssue } from '@medplum/fhirtypes';
+
+export type InputFormat = 'json' | 'hl7v2';
+
+export interface IntakeOptions {
+  hl7?: Hl7Options;
+  mapping?: MappingOptions;
+  /** Largest input accepted, in bytes (default 25 MB). */
+  maxBytes?: number;
+}
+
+export interface TranslatedItem {
+  message: CanonicalMessage;
+  bundle: Bundle;
+}
+
+export interface Hl7Control {
+  messageId: string;
+  sendingApplication: string;
+  sendingFacility: string;
+  version: string;
+}
+
+/** What became of one message (a JSON document, or one HL7 message of a batch). */
+export type MessageResult =
+  | {
+      ok: true;
+      format: InputFormat;
+      raw?: string;
+      hl7?: { control: Hl7Control; messageType: string };
+      items: TranslatedItem[];
+    }
+  | {
+      ok: false;
+      format?: InputFormat;
+      raw?: string;
+      hl7?: { control?: Hl7Control };
+      outcome: OperationOutcome;
+      hl7Errors?: Hl7Error[];
+    };
+
+export const DEFAULT_MAX_BYTES = 25 * 1024 * 1024;
+
+/** JSON when the first significant character is `{`; HL7 v2 when the text starts with MSH, FHS or BHS. */
+export function detectFormat(input: Buffer | string): InputFormat | undefined {
+  const head = (typeof input === 'string' ? input.slice(0, 64) : input.subarray(0, 64).toString('latin1'))
+    .replace(/^\uFEFF|^\xEF\xBB\xBF/, '')
+    .trimStart();
+  if (head.startsWith('{')) return 'json';
+  if (/^(MSH|FHS|BHS)./.test(head)) return 'hl7v2';
+  return undefined;
+}
+
+/** Translates input of either format; one result per message (an HL7 batch gives several). */
+export function translateInput(input: Buffer | string, options: IntakeOptions = {}): MessageResult[] {
+  const maxBytes = options.maxBytes ?? DEFAULT_MAX_BYTES;
+  const size = typeof input === 'string' ? Buffer.byteLength(input) : input.length;
+  if (size > maxBytes) {
+    return [
+      { ok: false, outcome: singleIssue(`input is ${size} bytes; the limit is ${maxBytes} bytes`, 'too-costly') },
+    ];
+  }
+  const format = detectFormat(input);
+  if (format === 'json') return [translateJson(input, options)];
+  if (format === 'hl7v2') return translateHl7Input(input, options);
+  return [
+    {
+      ok: false,
+      outcome: singleIssue(
+        'input is neither canonical JSON (an object starting with "{") nor HL7 v2 (a message starting with MSH)',
+        'structure',
+      ),
+    },
+  ];
+}
+
+function translateJson(input: Buffer | string, options: IntakeOptions): MessageResult {
+  const parsed = parseCanonicalJson(input, { maxBytes: options.maxBytes ?? DEFAULT_MAX_BYTES });
+  if (!parsed.ok) return { ok: false, format: 'json', outcome: outcomeFromInputErrors(parsed.errors) };
+  return { ok: true, format: 'json', items: [toItem(parsed.value, options.mapping)] };
+}
+
+function translateHl7Input(input: Buffer | string, options: IntakeOptions): MessageResult[] {
+  const batch = parseHl7Batch(input);
+  const results: MessageResult[] = batch.errors.map((e) => ({
+    ok: false as const,
+    format: 'hl7v2' as const,
+    outcome: outcomeFromHl7Errors([e]),
+    hl7Errors: [e],
+  }));
+  for (const raw of batch.messages) {
+    const r = translateHl7(raw, options.hl7);
+    if (!r.ok) {
+      results.push({
+        ok: false,
+        format: 'hl7v2',
+        raw,
+        hl7: { control: r.control },
+        outcome: outcomeFromHl7Errors(r.errors),
+        hl7Errors: r.errors,
+      });
+      continue;
+    }
+    results.push({
+      ok: true,
+      format: 'hl7v2',
+      raw,
+      hl7: { control: r.control, messageType: r.messageType },
+      items: r.items.map((m) => toItem(m, options.mapping)),
+    });
+  }
+  return results;
+}
+
+function toItem(message: CanonicalMessage, mapping?: MappingOptions): TranslatedItem {
+  const bundle = message.kind === 'order' ? mapOrder(message, mapping) : mapResultUpdate(message, mapping);
+  return { message, bundle };
+}
+
+/** Input that failed the canonical JSON Schema or the cross-field rules, as an OperationOutcome. */
+export function outcomeFromInputErrors(errors: InputError[]): OperationOutcome {
+  return {
+    resourceType: 'OperationOutcome',
+    issue: errors.map((e): OperationOutcomeIssue => ({
+      severity: 'error',
+      code: 'invalid',
+      details: { text: e.path ? `${e.path} ${e.message}` : e.message },
+      ...(e.path ? { expression: [e.path] } : {}),
+    })),
+  };
+}
+
+/** HL7 errors (segment, field, table 0357 code) as an OperationOutcome; the location goes in `expression`. */
+export function outcomeFromHl7Errors(errors: Hl7Error[]): OperationOutcome {
+  return {
+    resourceType: 'OperationOutcome',
+    issue: errors.map((e): OperationOutcomeIssue => {
+      const location = hl7Location(e);
+      return {
+        severity: e.severity === 'F' ? 'fatal' : 'error',
+        code: 'invalid',
+        details: {
+          coding: [{ system: 'http://terminology.hl7.org/CodeSystem/v2-0357', code: String(e.code) }],
+          text: location ? `${location}: ${e.message}` : e.message,
+        },
+        ...(location ? { expression: [location] } : {}),
+      };
+    }),
+  };
+}
+
+function hl7Location(e: Hl7Error): string | undefined {
+  if (!e.segment) return undefined;
+  let loc = e.segment;
+  if (e.field) loc += `-${e.field}`;
+  if (e.field && e.component) loc += `.${e.component}`;
+  return loc;
+}
+
+/** One issue, for failures that are not about a particular field (unreadable file, unknown format). */
+export function singleIssue(message: string, code: OperationOutcomeIssue['code'] = 'invalid'): OperationOutcome {
+  return { resourceType: 'OperationOutcome', issue: [{ severity: 'error', code, details: { text: message } }] };
+}
