@@ -1,0 +1,393 @@
+import type { Bundle, CapabilityStatement, Identifier, Resource, ResourceType } from '@medplum/fhirtypes';
+import type { AuthProvider } from './auth';
+import { EhrError, errorFromException, errorFromResponse } from './errors';
+
+export interface EhrClientOptions {
+  /** FHIR base URL, e.g. http://ehr.example/fhir/R4 (a trailing slash is ignored). */
+  baseUrl: string;
+  /** Adds `Authorization: Bearer …` to every request; without it requests are sent unauthenticated. */
+  auth?: AuthProvider;
+  /** Per request (including reading the body); default 30 000 ms. */
+  timeoutMs?: number;
+  /** Default "marrowbridge-ehr-client/0.1". */
+  userAgent?: string;
+  /** How long capabilities() keeps the CapabilityStatement; default for the client's lifetime. */
+  capabilitiesTtlMs?: number;
+  /** Clock, for tests. */
+  now?: () => number;
+}
+
+/** Query parameters: an object (arrays repeat the parameter), URLSearchParams, or an already-encoded string. */
+export type SearchParams = Record<string, string | number | boolean | (string | number)[] | undefined> | URLSearchParams | string;
+
+export interface RequestOptions {
+  /** JSON body (serialized as application/fhir+json unless contentType says otherwise). */
+  body?: unknown;
+  contentType?: string;
+  headers?: Record<string, string>;
+}
+
+export interface EhrResponse<T = unknown> {
+  status: number;
+  headers: Headers;
+  /** Parsed JSON body, or undefined when empty or not JSON. */
+  body: T | undefined;
+}
+
+export interface WriteResult<T extends Resource = Resource> {
+  /** The resource as the server returned it (or as sent, with the server's id, when it returned none). */
+  resource: T;
+  status: number;
+  /** 201 Created (a create, or an update-as-create). */
+  created: boolean;
+  id?: string;
+  versionId?: string;
+}
+
+const DEFAULT_TIMEOUT_MS = 30_000;
+const DEFAULT_USER_AGENT = 'marrowbridge-ehr-client/0.1';
+const FHIR_JSON = 'application/fhir+json';
+
+/**
+ * A small FHIR R4 REST client for the EHR. Every non-2xx answer and every transport failure is thrown as an
+ * EhrError (transient or permanent, with the server's OperationOutcome when it sent one). On 401 the token
+ * is invalidated and the request retried once with a new one.
+ */
+export class EhrClient {
+  readonly baseUrl: string;
+  readonly timeoutMs: number;
+  private readonly auth?: AuthProvider;
+  private readonly userAgent: string;
+  private readonly capabilitiesTtlMs: number;
+  private readonly now: () => number;
+  private capabilitiesCache?: { at: number; value: Promise<CapabilityStatement> };
+
+  constructor(options: EhrClientOptions) {
+    if (!options.baseUrl) {
+      throw new Error('EhrClient: baseUrl is required');
+    }
+    this.baseUrl = options.baseUrl.replace(/\/+$/, '');
+    this.auth = options.auth;
+    this.timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
+    this.userAgent = options.userAgent ?? DEFAULT_USER_AGENT;
+    this.capabilitiesTtlMs = options.capabilitiesTtlMs ?? Number.POSITIVE_INFINITY;
+    this.now = options.now ?? Date.now;
+    this.auth?.useFhirBaseUrl?.(this.baseUrl);
+  }
+
+  /**
+   * Sends one request to `<baseUrl>/<path>`; `path` may carry an encoded query string. Returns 2xx answers,
+   * throws EhrError for everything else.
+   */
+  async request<T = unknown>(method: string, path: string, options: RequestOptions = {}): Promise<EhrResponse<T>> {
+    const what = describeRequest(method, path);
+    const url = path === '' ? this.baseUrl : `${this.baseUrl}/${path.replace(/^\/+/, '')}`;
+    const headers: Record<string, string> = {
+      accept: FHIR_JSON,
+      'user-agent': this.userAgent,
+      ...options.headers,
+    };
+    let body: string | undefined;
+    if (options.body !== undefined) {
+      body = typeof options.body === 'string' ? options.body : JSON.stringify(options.body);
+      headers['content-type'] = options.contentType ?? FHIR_JSON;
+    }
+
+    const send = async (token: string | undefined): Promise<EhrResponse<T>> => {
+      const h = token ? { ...headers, authorization: `Bearer ${token}` } : headers;
+      try {
+        const res = await fetch(url, { method, headers: h, body, signal: AbortSignal.timeout(this.timeoutMs) });
+        const text = await res.text();
+        return { status: res.status, headers: res.headers, body: parseJson(text) as T | undefined };
+      } catch (err) {
+        throw errorFromException(what, err, this.timeoutMs);
+      }
+    };
+
+    let token = this.auth ? await this.auth.getToken() : undefined;
+    let res = await send(token);
+    if (res.status === 401 && this.auth) {
+      this.auth.invalidate(token);
+      token = await this.auth.getToken();
+      res = await send(token);
+      if (res.status === 401) {
+        throw new EhrError({
+          kind: 'permanent',
+          category: 'auth',
+          status: 401,
+          outcome: errorFromResponse(what, 401, res.headers, res.body).outcome,
+          reason: `${what} refused with HTTP 401 again after a token refresh`,
+        });
+      }
+    }
+    if (res.status < 200 || res.status > 299) {
+      throw errorFromResponse(what, res.status, res.headers, res.body, this.now());
+    }
+    return res;
+  }
+
+  /** The server's CapabilityStatement (GET metadata), cached. */
+  async capabilities(options: { refresh?: boolean } = {}): Promise<CapabilityStatement> {
+    const cache = this.capabilitiesCache;
+    if (!options.refresh && cache && this.now() - cache.at < this.capabilitiesTtlMs) {
+      return cache.value;
+    }
+    const value = this.request<CapabilityStatement>('GET', 'metadata').then((res) => {
+      if (res.body?.resourceType !== 'CapabilityStatement') {
+        throw new EhrError({
+          kind: 'transient',
+          category: 'invalid-response',
+          status: res.status,
+          reason: 'GET metadata did not return a CapabilityStatement',
+        });
+      }
+      return res.body;
+    });
+    this.capabilitiesCache = { at: this.now(), value };
+    value.catch(() => {
+      if (this.capabilitiesCache?.value === value) {
+        this.capabilitiesCache = undefined;
+      }
+    });
+    return value;
+  }
+
+  /** True when the server's CapabilityStatement lists the system interaction `transaction`. */
+  async supportsTransaction(): Promise<boolean> {
+    return capabilityStatementSupportsTransaction(await this.capabilities());
+  }
+
+  async read<T extends Resource = Resource>(resourceType: ResourceType, id: string): Promise<T> {
+    const res = await this.request<T>('GET', `${resourceType}/${encodeURIComponent(id)}`);
+    return expectResource(res, resourceType, `GET ${resourceType}/{id}`);
+  }
+
+  /** Type-level search; returns the searchset Bundle as the server sent it (first page only). */
+  async search<T extends Resource = Resource>(resourceType: ResourceType, params?: SearchParams): Promise<Bundle<T>> {
+    const query = toQueryString(params);
+    const res = await this.request<Bundle<T>>('GET', query ? `${resourceType}?${query}` : resourceType);
+    if (res.body?.resourceType !== 'Bundle') {
+      throw new EhrError({
+        kind: 'transient',
+        category: 'invalid-response',
+        status: res.status,
+        reason: `GET ${resourceType} (search) did not return a Bundle`,
+      });
+    }
+    return res.body;
+  }
+
+  /** The matches of a search (entries with search.mode "match" or no mode, of the searched type). */
+  async searchResources<T extends Resource = Resource>(resourceType: ResourceType, params?: SearchParams): Promise<T[]> {
+    const bundle = await this.search<T>(resourceType, params);
+    return matchesOf(bundle, resourceType);
+  }
+
+  /**
+   * At most one match expected: returns it, or undefined when none; several matches are a permanent EhrError
+   * (category "ambiguous"), since choosing one would be a guess.
+   */
+  async searchOne<T extends Resource = Resource>(
+    resourceType: ResourceType,
+    params?: SearchParams,
+  ): Promise<T | undefined> {
+    const matches = await this.searchResources<T>(resourceType, params);
+    if (matches.length > 1) {
+      throw new EhrError({
+        kind: 'permanent',
+        category: 'ambiguous',
+        reason: `GET ${resourceType} (search) matched ${matches.length} resources where one was expected`,
+      });
+    }
+    return matches[0];
+  }
+
+  /**
+   * The resource holding this business identifier (`Identifier`, or a `system|value` token), or undefined.
+   * Several matches: permanent EhrError "ambiguous".
+   */
+  async conditionalRead<T extends Resource = Resource>(
+    resourceType: ResourceType,
+    identifier: Identifier | string,
+  ): Promise<T | undefined> {
+    return this.searchOne<T>(resourceType, { identifier: identifierToken(identifier) });
+  }
+
+  /** POST a resource; with `ifNoneExist` (an encoded query such as "identifier=sys%7Cval") a conditional create. */
+  async create<T extends Resource>(resource: T, options: { ifNoneExist?: string } = {}): Promise<WriteResult<T>> {
+    const headers: Record<string, string> = {};
+    if (options.ifNoneExist) {
+      headers['if-none-exist'] = options.ifNoneExist;
+    }
+    const res = await this.request<T>('POST', resource.resourceType, { body: resource, headers });
+    return writeResult(res, resource);
+  }
+
+  /**
+   * PUT `<type>/<id>`; `ifMatch` is the versionId the update is based on (sent as `If-Match: W/"<versionId>"`);
+   * a stale version answers 412, thrown as a permanent EhrError with status 412 (pushBundle handles it).
+   */
+  async update<T extends Resource>(resource: T, options: { ifMatch?: string } = {}): Promise<WriteResult<T>> {
+    if (!resource.id) {
+      throw new Error('EhrClient.update: the resource has no id');
+    }
+    const headers: Record<string, string> = {};
+    if (options.ifMatch !== undefined) {
+      headers['if-match'] = `W/"${options.ifMatch}"`;
+    }
+    const res = await this.request<T>('PUT', `${resource.resourceType}/${encodeURIComponent(resource.id)}`, {
+      body: resource,
+      headers,
+    });
+    return writeResult(res, resource);
+  }
+
+  /** POST a transaction (or batch) Bundle to the base URL; returns the response Bundle. */
+  async transaction(bundle: Bundle): Promise<Bundle> {
+    const res = await this.request<Bundle>('POST', '', { body: bundle });
+    if (res.body?.resourceType !== 'Bundle') {
+      throw new EhrError({
+        kind: 'transient',
+        category: 'invalid-response',
+        status: res.status,
+        reason: 'POST transaction did not return a Bundle',
+      });
+    }
+    return res.body;
+  }
+}
+
+/** `system|value` for an Identifier (value alone when it has no system). */
+export function identifierToken(identifier: Identifier | string): string {
+  if (typeof identifier === 'string') {
+    return identifier;
+  }
+  return identifier.system ? `${identifier.system}|${identifier.value ?? ''}` : (identifier.value ?? '');
+}
+
+export function capabilityStatementSupportsTransaction(cs: CapabilityStatement): boolean {
+  return (cs.rest ?? []).some(
+    (rest) => rest.mode === 'server' && (rest.interaction ?? []).some((i) => i.code === 'transaction'),
+  );
+}
+
+/** The versionId of a resource as returned by the server: meta.versionId, else the ETag header. */
+export function versionIdOf(resource: Resource | undefined, headers?: Headers): string | undefined {
+  const fromMeta = resource?.meta?.versionId;
+  if (fromMeta) {
+    return fromMeta;
+  }
+  return parseEtag(headers?.get('etag') ?? undefined);
+}
+
+/** W/"3" → 3 (also "3" and 3). */
+export function parseEtag(etag: string | undefined): string | undefined {
+  if (!etag) {
+    return undefined;
+  }
+  const m = /^(?:W\/)?"?([^"]*)"?$/.exec(etag.trim());
+  return m && m[1] ? m[1] : undefined;
+}
+
+function matchesOf<T extends Resource>(bundle: Bundle<T>, resourceType: ResourceType): T[] {
+  const out: T[] = [];
+  for (const entry of bundle.entry ?? []) {
+    const resource = entry.resource;
+    if (!resource || resource.resourceType !== resourceType) {
+      continue;
+    }
+    if (entry.search?.mode && entry.search.mode !== 'match') {
+      continue;
+    }
+    out.push(resource);
+  }
+  return out;
+}
+
+function toQueryString(params: SearchParams | undefined): string {
+  if (params === undefined) {
+    return '';
+  }
+  if (typeof params === 'string') {
+    return params.replace(/^\?/, '');
+  }
+  if (params instanceof URLSearchParams) {
+    return encodeQuery(params);
+  }
+  const usp = new URLSearchParams();
+  for (const [name, value] of Object.entries(params)) {
+    if (value === undefined) {
+      continue;
+    }
+    for (const v of Array.isArray(value) ? value : [value]) {
+      usp.append(name, String(v));
+    }
+  }
+  return encodeQuery(usp);
+}
+
+/** Like URLSearchParams.toString() but with %20 for spaces (FHIR servers treat + inconsistently). */
+function encodeQuery(usp: URLSearchParams): string {
+  const parts: string[] = [];
+  usp.forEach((value, name) => parts.push(`${encodeURIComponent(name)}=${encodeURIComponent(value)}`));
+  return parts.join('&');
+}
+
+function describeRequest(method: string, path: string): string {
+  const [p, query] = path.split('?', 2);
+  const segments = p.split('/').filter(Boolean);
+  // Keep the resource type and the interaction; ids are replaced so that reasons group well in metrics.
+  const shown = segments.map((s, i) => (i === 0 || s.startsWith('_') || s.startsWith('$') ? s : '{id}')).join('/');
+  return `${method} ${shown || '(base)'}${query !== undefined ? ' (search)' : ''}`;
+}
+
+function parseJson(text: string): unknown {
+  if (!text) {
+    return undefined;
+  }
+  try {
+    return JSON.parse(text);
+  } catch {
+    return undefined;
+  }
+}
+
+function expectResource<T extends Resource>(res: EhrResponse<T>, resourceType: string, what: string): T {
+  if (res.body?.resourceType !== resourceType) {
+    throw new EhrError({
+      kind: 'transient',
+      category: 'invalid-response',
+      status: res.status,
+      reason: `${what} did not return a ${resourceType}`,
+    });
+  }
+  return res.body;
+}
+
+function writeResult<T extends Resource>(res: EhrResponse<T>, sent: T): WriteResult<T> {
+  const returned = res.body?.resourceType === sent.resourceType ? res.body : undefined;
+  const location = res.headers.get('location') ?? res.headers.get('content-location') ?? undefined;
+  const fromLocation = location ? parseLocation(location) : undefined;
+  const id = returned?.id ?? fromLocation?.id ?? sent.id;
+  const versionId = versionIdOf(returned, res.headers) ?? fromLocation?.versionId;
+  return {
+    resource: returned ?? ({ ...sent, id } as T),
+    status: res.status,
+    created: res.status === 201,
+    id,
+    versionId,
+  };
+}
+
+/** "…/Type/id/_history/v" or "Type/id" → { resourceType, id, versionId }. */
+export function parseLocation(
+  location: string,
+): { resourceType: string; id: string; versionId?: string } | undefined {
+  const m = /(?:^|\/)([A-Z][A-Za-z]+)\/([A-Za-z0-9\-.]{1,64})(?:\/_history\/([A-Za-z0-9\-.]{1,64}))?\/?$/.exec(
+    location.split('?')[0],
+  );
+  if (!m) {
+    return undefined;
+  }
+  return { resourceType: m[1], id: m[2], versionId: m[3] };
+}
