@@ -1,0 +1,13 @@
+export type { EhrSandbox } from './server';
+export { startEhrSandbox, startResolved } from './server';
+export type { EhrSandboxOptions, LogEvent, ResolvedOptions } from './config';
+export { ConfigError, ENV_NAMES, loadConfigFromEnv, resolveOptions } from './config';
+export type { ClientRegistration, TokenResponse } from './auth/smart';
+export { ASSERTION_ALGORITHMS, ASSERTION_TYPE } from './auth/smart';
+export type { Permission, SystemScope } from './auth/scopes';
+export { parseScope, parseScopes } from './auth/scopes';
+export type { FaultConfig } from './faults';
+export { checkFaultConfig } from './faults';
+export type { ValidateHook } from './fhir/engine';
+export { SandboxRepository } from './repo';
+export type { SandboxStats } from './stats';
