@@ -18,7 +18,8 @@ export interface EhrClientOptions {
 }
 
 /** Query parameters: an object (arrays repeat the parameter), URLSearchParams, or an already-encoded string. */
-export type SearchParams = Record<string, string | number | boolean | (string | number)[] | undefined> | URLSearchParams | string;
+export type SearchParams =
+  Record<string, string | number | boolean | (string | number)[] | undefined> | URLSearchParams | string;
 
 export interface RequestOptions {
   /** JSON body (serialized as application/fhir+json unless contentType says otherwise). */
@@ -178,7 +179,10 @@ export class EhrClient {
   }
 
   /** The matches of a search (entries with search.mode "match" or no mode, of the searched type). */
-  async searchResources<T extends Resource = Resource>(resourceType: ResourceType, params?: SearchParams): Promise<T[]> {
+  async searchResources<T extends Resource = Resource>(
+    resourceType: ResourceType,
+    params?: SearchParams,
+  ): Promise<T[]> {
     const bundle = await this.search<T>(resourceType, params);
     return matchesOf(bundle, resourceType);
   }
@@ -380,9 +384,7 @@ function writeResult<T extends Resource>(res: EhrResponse<T>, sent: T): WriteRes
 }
 
 /** "…/Type/id/_history/v" or "Type/id" → { resourceType, id, versionId }. */
-export function parseLocation(
-  location: string,
-): { resourceType: string; id: string; versionId?: string } | undefined {
+export function parseLocation(location: string): { resourceType: string; id: string; versionId?: string } | undefined {
   const m = /(?:^|\/)([A-Z][A-Za-z]+)\/([A-Za-z0-9\-.]{1,64})(?:\/_history\/([A-Za-z0-9\-.]{1,64}))?\/?$/.exec(
     location.split('?')[0],
   );

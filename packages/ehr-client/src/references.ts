@@ -90,7 +90,7 @@ export interface ReferenceOrder {
 
 /**
  * Orders Bundle entries so that referenced entries come first (Kahn's algorithm; ties keep Bundle order). A
- * cycle (e.g. ServiceRequest.specimen ↔ Specimen.request) is broken at the remaining entry with the fewest
+ * cycle (e.g. ServiceRequest.specimen ↔ Specimen.request) is broken at an entry on the cycle with the fewest
  * unmet references (earliest in Bundle order on a tie), whose forward references are reported in `deferred`.
  */
 export function orderByReferences(entries: { fullUrl?: string; resource?: Resource }[]): ReferenceOrder {
@@ -124,11 +124,11 @@ export function orderByReferences(entries: { fullUrl?: string; resource?: Resour
       }
     }
     if (next === -1) {
-      // Only cycles remain: take the remaining entry with the fewest unmet references (then the earliest);
-      // those references become deferred.
+      // Only cycles (and what waits on them) remain: take an entry that lies on a cycle, with the fewest unmet
+      // references (then the earliest); those references become deferred.
       let fewest = Number.POSITIVE_INFINITY;
       for (let i = 0; i < n; i++) {
-        if (done.has(i)) {
+        if (done.has(i) || !onCycle(i, deps, done)) {
           continue;
         }
         const unmet = [...deps[i]].filter((j) => !done.has(j)).length;
@@ -147,4 +147,26 @@ export function orderByReferences(entries: { fullUrl?: string; resource?: Resour
     order.push(next);
   }
   return { order, deferred };
+}
+
+/** True when entry `start` reaches itself through references to entries not yet written. */
+function onCycle(start: number, deps: Set<number>[], done: Set<number>): boolean {
+  const seen = new Set<number>();
+  const stack = [...deps[start]].filter((j) => !done.has(j));
+  while (stack.length) {
+    const k = stack.pop() as number;
+    if (k === start) {
+      return true;
+    }
+    if (seen.has(k)) {
+      continue;
+    }
+    seen.add(k);
+    for (const j of deps[k]) {
+      if (!done.has(j)) {
+        stack.push(j);
+      }
+    }
+  }
+  return false;
 }
