@@ -198,7 +198,7 @@ describe('decideReportUpdate: arrival orders of preliminary (t1), final (t2), co
   for (const order of permutations) {
     it(`${order.join(' → ')} ends with the corrected report`, () => {
       let current: DiagnosticReport | undefined;
-      const applied: string[] = [];
+      const applied: (keyof typeof updates)[] = [];
       for (const name of order) {
         const decision = decideReportUpdate(current, updates[name]);
         expect(['apply', 'superseded']).toContain(decision.action);
