@@ -27,7 +27,9 @@ function printReport(r: BuildReport): void {
   }
   console.log(`Unfolded ${r.unfoldedSlices.length} extension slices; wrote ${r.files.length} files to ${r.outDir}`);
   const t = r.timingsMs;
-  console.log(`Time: cache ${ms(t.cache)}, SUSHI ${ms(t.sushi)}, post-processing ${ms(t.postprocess)}, total ${ms(t.total)}`);
+  console.log(
+    `Time: cache ${ms(t.cache)}, SUSHI ${ms(t.sushi)}, post-processing ${ms(t.postprocess)}, total ${ms(t.total)}`,
+  );
 }
 
 async function main(): Promise<number> {

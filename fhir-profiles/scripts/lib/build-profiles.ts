@@ -38,7 +38,9 @@ export interface BuildReport {
 
 export class SushiBuildError extends Error {
   constructor(readonly errors: SushiMessage[]) {
-    super(`SUSHI reported ${errors.length} error(s):\n${errors.map((e) => `  ${e.file ?? ''}${e.line ? ':' + e.line : ''} ${e.message}`).join('\n')}`);
+    super(
+      `SUSHI reported ${errors.length} error(s):\n${errors.map((e) => `  ${e.file ?? ''}${e.line ? ':' + e.line : ''} ${e.message}`).join('\n')}`,
+    );
   }
 }
 
@@ -57,7 +59,14 @@ function writeJson(file: string, value: unknown): void {
 export function inputsDigest(projectDir = PROJECT_DIR): string {
   const hash = crypto.createHash('sha256');
   const fshDir = path.join(projectDir, 'input', 'fsh');
-  const files = ['sushi-config.yaml', ...fs.readdirSync(fshDir).filter((f) => f.endsWith('.fsh')).sort().map((f) => path.join('input', 'fsh', f))];
+  const files = [
+    'sushi-config.yaml',
+    ...fs
+      .readdirSync(fshDir)
+      .filter((f) => f.endsWith('.fsh'))
+      .sort()
+      .map((f) => path.join('input', 'fsh', f)),
+  ];
   for (const f of files) {
     hash.update(f + '\0');
     hash.update(fs.readFileSync(path.join(projectDir, f)));
@@ -77,7 +86,9 @@ function coreLookup(corePackageDir: string): (url: string) => StructureDefinitio
       for (const f of idx.files) if (f.url) index.set(f.url, f.filename);
     }
     const file = index.get(url);
-    return file ? (JSON.parse(fs.readFileSync(path.join(corePackageDir, file), 'utf8')) as StructureDefinitionJson) : undefined;
+    return file
+      ? (JSON.parse(fs.readFileSync(path.join(corePackageDir, file), 'utf8')) as StructureDefinitionJson)
+      : undefined;
   };
 }
 
@@ -125,7 +136,10 @@ export async function buildProfiles(options: BuildOptions = {}): Promise<BuildRe
     fs.writeFileSync(path.join(outDir, name), renderStructureDefinitionDoc(r as StructureDefinitionJson, ctx));
     files.push(name);
   }
-  fs.writeFileSync(path.join(outDir, 'docs', 'README.md'), renderIndexDoc(resources, ctx, { sushiVersion: sushi.sushiVersion }));
+  fs.writeFileSync(
+    path.join(outDir, 'docs', 'README.md'),
+    renderIndexDoc(resources, ctx, { sushiVersion: sushi.sushiVersion }),
+  );
   files.push(path.join('docs', 'README.md'));
 
   writeJson(path.join(outDir, 'manifest.json'), {
@@ -133,8 +147,12 @@ export async function buildProfiles(options: BuildOptions = {}): Promise<BuildRe
     sushiVersion: sushi.sushiVersion,
     fhirVersion: '4.0.1',
     inputsSha256: inputsDigest(projectDir),
-    profiles: resources.filter((r) => r.resourceType === 'StructureDefinition' && r.type !== 'Extension').map((r) => r.url),
-    extensions: resources.filter((r) => r.resourceType === 'StructureDefinition' && r.type === 'Extension').map((r) => r.url),
+    profiles: resources
+      .filter((r) => r.resourceType === 'StructureDefinition' && r.type !== 'Extension')
+      .map((r) => r.url),
+    extensions: resources
+      .filter((r) => r.resourceType === 'StructureDefinition' && r.type === 'Extension')
+      .map((r) => r.url),
     valueSets: resources.filter((r) => r.resourceType === 'ValueSet').map((r) => r.url),
     codeSystems: resources.filter((r) => r.resourceType === 'CodeSystem').map((r) => r.url),
     files: [...files].sort(),
@@ -161,7 +179,9 @@ export function listFiles(dir: string, prefix = ''): string[] {
   if (!fs.existsSync(dir)) return [];
   return fs
     .readdirSync(dir, { withFileTypes: true })
-    .flatMap((e) => (e.isDirectory() ? listFiles(path.join(dir, e.name), path.join(prefix, e.name)) : [path.join(prefix, e.name)]))
+    .flatMap((e) =>
+      e.isDirectory() ? listFiles(path.join(dir, e.name), path.join(prefix, e.name)) : [path.join(prefix, e.name)],
+    )
     .sort();
 }
 

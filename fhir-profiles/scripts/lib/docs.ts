@@ -27,7 +27,12 @@ interface Element {
   mustSupport?: boolean;
   binding?: { strength: string; valueSet?: string; description?: string };
   constraint?: Constraint[];
-  slicing?: { discriminator?: { type: string; path: string }[]; rules?: string; ordered?: boolean; description?: string };
+  slicing?: {
+    discriminator?: { type: string; path: string }[];
+    rules?: string;
+    ordered?: boolean;
+    description?: string;
+  };
   [key: string]: unknown;
 }
 export interface StructureDefinitionJson extends FhirJson {
@@ -109,14 +114,30 @@ export function profileRules(sd: StructureDefinitionJson, ctx: DocsContext): Pro
   for (const d of sd.differential.element) {
     const s = snap.get(d.id) ?? d;
     const id = d.id;
-    if (d.slicing && !(d.slicing.discriminator?.[0]?.path === 'url' && d.slicing.discriminator.length === 1 && id.endsWith('extension'))) {
+    if (
+      d.slicing &&
+      !(
+        d.slicing.discriminator?.[0]?.path === 'url' &&
+        d.slicing.discriminator.length === 1 &&
+        id.endsWith('extension')
+      )
+    ) {
       const disc = (d.slicing.discriminator ?? []).map((x) => `${x.type}:${x.path}`).join(', ');
-      rules.push({ kind: 'slice', element: id, text: `sliced by ${disc} (${d.slicing.rules ?? 'open'})${d.slicing.description ? ': ' + d.slicing.description : ''}` });
+      rules.push({
+        kind: 'slice',
+        element: id,
+        text: `sliced by ${disc} (${d.slicing.rules ?? 'open'})${d.slicing.description ? ': ' + d.slicing.description : ''}`,
+      });
     }
-    const isExtSlice = !!d.sliceName && s.type?.length === 1 && s.type[0].code === 'Extension' && !!s.type[0].profile?.length;
+    const isExtSlice =
+      !!d.sliceName && s.type?.length === 1 && s.type[0].code === 'Extension' && !!s.type[0].profile?.length;
     if (isExtSlice) {
       const url = s.type![0].profile![0];
-      rules.push({ kind: 'extension', element: id, text: `extension ${shortUrl(url, ctx)} <${url}>, ${card(s.min, s.max)}` });
+      rules.push({
+        kind: 'extension',
+        element: id,
+        text: `extension ${shortUrl(url, ctx)} <${url}>, ${card(s.min, s.max)}`,
+      });
     } else if (d.sliceName) {
       rules.push({ kind: 'slice', element: id, text: `slice "${d.sliceName}" ${card(s.min, s.max)}` });
     } else if (d.min !== undefined || d.max !== undefined) {
@@ -128,22 +149,40 @@ export function profileRules(sd: StructureDefinitionJson, ctx: DocsContext): Pro
     }
     if (d.mustSupport) rules.push({ kind: 'must-support', element: id, text: 'must support' });
     for (const [k, v] of valueKeys(d, 'fixed')) rules.push({ kind: 'fixed', element: id, text: `${k} = ${json(v)}` });
-    for (const [k, v] of valueKeys(d, 'pattern')) rules.push({ kind: 'pattern', element: id, text: `${k} = ${json(v)}` });
+    for (const [k, v] of valueKeys(d, 'pattern'))
+      rules.push({ kind: 'pattern', element: id, text: `${k} = ${json(v)}` });
     if (d.type && !isExtSlice) {
       const baseTypes = baseById.get(id)?.type;
-      const from = baseTypes ? ` (base: ${baseTypes.map((t) => formatType(t, ctx)).join(', ')})` : '';
-      rules.push({ kind: 'type', element: id, text: `only ${d.type.map((t) => formatType(t, ctx)).join(' or ')}${from}` });
+      const from = !baseTypes
+        ? ''
+        : baseTypes.length > 8
+          ? ` (base: any of ${baseTypes.length} types)`
+          : ` (base: ${baseTypes.map((t) => formatType(t, ctx)).join(', ')})`;
+      rules.push({
+        kind: 'type',
+        element: id,
+        text: `only ${d.type.map((t) => formatType(t, ctx)).join(' or ')}${from}`,
+      });
     }
     if (d.binding?.valueSet) {
       const vs = ctx.byUrl.get(d.binding.valueSet);
       const codes = ctx.expansions.get(d.binding.valueSet);
       const list = codes ? `: ${codes.map((c) => c.code).join(', ')}` : '';
-      rules.push({ kind: 'binding', element: id, text: `${d.binding.strength} binding to ${(vs?.title as string) ?? d.binding.valueSet} <${d.binding.valueSet}>${list}` });
+      rules.push({
+        kind: 'binding',
+        element: id,
+        text: `${d.binding.strength} binding to ${(vs?.title as string) ?? d.binding.valueSet} <${d.binding.valueSet}>${list}`,
+      });
     }
     const baseKeys = new Set((baseById.get(id)?.constraint ?? []).map((c) => c.key));
     for (const c of d.constraint ?? []) {
       if (baseKeys.has(c.key)) continue;
-      rules.push({ kind: 'invariant', element: id, key: c.key, text: `${c.key} (${c.severity ?? 'error'}): ${c.human ?? ''} — ${c.expression ?? ''}` });
+      rules.push({
+        kind: 'invariant',
+        element: id,
+        key: c.key,
+        text: `${c.key} (${c.severity ?? 'error'}): ${c.human ?? ''} — ${c.expression ?? ''}`,
+      });
     }
   }
   return rules;
@@ -155,7 +194,10 @@ function bindingSection(sd: StructureDefinitionJson, ctx: DocsContext): string[]
     if (!d.binding?.valueSet) continue;
     const vs = ctx.byUrl.get(d.binding.valueSet);
     lines.push(`### ${code(d.id)}: ${d.binding.strength}`, '');
-    lines.push(`Value set: **${(vs?.title as string) ?? d.binding.valueSet}** (${code(d.binding.valueSet)})${vs?.description ? '. ' + (vs.description as string) : ''}`, '');
+    lines.push(
+      `Value set: **${(vs?.title as string) ?? d.binding.valueSet}** (${code(d.binding.valueSet)})${vs?.description ? '. ' + (vs.description as string) : ''}`,
+      '',
+    );
     const codes = ctx.expansions.get(d.binding.valueSet);
     if (codes) {
       lines.push('| System | Code | Display |', '| --- | --- | --- |');
@@ -174,7 +216,12 @@ function bindingSection(sd: StructureDefinitionJson, ctx: DocsContext): string[]
 
 function table(header: string[], rows: string[][]): string[] {
   if (!rows.length) return ['None.', ''];
-  return [`| ${header.join(' | ')} |`, `| ${header.map(() => '---').join(' | ')} |`, ...rows.map((r) => `| ${r.map(cell).join(' | ')} |`), ''];
+  return [
+    `| ${header.join(' | ')} |`,
+    `| ${header.map(() => '---').join(' | ')} |`,
+    ...rows.map((r) => `| ${r.map(cell).join(' | ')} |`),
+    '',
+  ];
 }
 
 /** Markdown page for one profile or extension. */
@@ -183,48 +230,93 @@ export function renderStructureDefinitionDoc(sd: StructureDefinitionJson, ctx: D
   const isExtension = sd.type === 'Extension';
   const out: string[] = [];
   out.push(`# ${sd.title ?? sd.name} (${code(sd.id)})`, '');
-  out.push('<!-- Generated by fhir-profiles/scripts/build.ts from the compiled StructureDefinition. Do not edit. -->', '');
+  out.push(
+    '<!-- Generated by fhir-profiles/scripts/build.ts from the compiled StructureDefinition. Do not edit. -->',
+    '',
+  );
   if (sd.description) out.push(sd.description, '');
   out.push('| | |', '| --- | --- |');
   out.push(`| Canonical URL | ${code(sd.url as string)} |`);
   out.push(`| Kind | ${isExtension ? 'extension' : 'profile'} of ${sd.type} |`);
   out.push(`| Base | ${code(sd.baseDefinition)} |`);
-  if (sd.context?.length) out.push(`| Context | ${sd.context.map((c) => `${c.type}: ${code(c.expression)}`).join(', ')} |`);
+  if (sd.context?.length)
+    out.push(`| Context | ${sd.context.map((c) => `${c.type}: ${code(c.expression)}`).join(', ')} |`);
   out.push(`| Status, version | ${sd.status ?? ''}, ${sd.version ?? ''} |`);
   out.push(`| FHIR version | ${(sd.fhirVersion as string) ?? '4.0.1'} |`);
   out.push('');
 
-  out.push('## All rules', '', `${rules.length} rules; each is explained in the sections below.`, '');
-  out.push(...table(['#', 'Kind', 'Element', 'Rule'], rules.map((r, i) => [String(i + 1), r.kind, code(r.element), r.text])));
+  const enforced = rules.filter((r) => r.kind !== 'must-support');
+  out.push(
+    '## All rules',
+    '',
+    `${enforced.length} rules that an instance must meet (Must Support flags are listed apart); each kind is detailed in the sections below.`,
+    '',
+  );
+  out.push(
+    ...table(
+      ['#', 'Kind', 'Element', 'Rule'],
+      enforced.map((r, i) => [String(i + 1), r.kind, code(r.element), r.text]),
+    ),
+  );
 
   const by = (k: ProfileRule['kind']) => rules.filter((r) => r.kind === k);
   out.push('## Cardinality (differs from the base)', '');
-  out.push(...table(['Element', 'Rule'], by('cardinality').map((r) => [code(r.element), r.text])));
-  out.push('## Must Support', '');
+  out.push(
+    ...table(
+      ['Element', 'Rule'],
+      by('cardinality').map((r) => [code(r.element), r.text]),
+    ),
+  );
+  out.push(
+    '## Must Support',
+    '',
+    'Elements a sender populates when it has the data and a receiver processes (not checked by validation).',
+    '',
+  );
   const ms = by('must-support');
   out.push(ms.length ? ms.map((r) => `- ${code(r.element)}`).join('\n') + '\n' : 'None.\n');
   out.push('## Fixed and pattern values', '');
   out.push(
     ...table(
       ['Element', 'Kind', 'Value'],
-      [...by('fixed'), ...by('pattern')].map((r) => [code(r.element), r.kind, code(r.text.slice(r.text.indexOf('= ') + 2))]),
+      [...by('fixed'), ...by('pattern')].map((r) => [
+        code(r.element),
+        r.kind,
+        code(r.text.slice(r.text.indexOf('= ') + 2)),
+      ]),
     ),
   );
-  out.push('A pattern requires the listed properties (other properties and codings may be present); a fixed value must match exactly.', '');
+  out.push(
+    'A pattern requires the listed properties (other properties and codings may be present); a fixed value must match exactly.',
+    '',
+  );
   out.push('## Type restrictions', '');
-  out.push(...table(['Element', 'Rule'], by('type').map((r) => [code(r.element), r.text])));
+  out.push(
+    ...table(
+      ['Element', 'Rule'],
+      by('type').map((r) => [code(r.element), r.text]),
+    ),
+  );
   out.push('## Bindings', '');
   const bindings = bindingSection(sd, ctx);
   out.push(...(bindings.length ? bindings : ['None.', '']));
   out.push('## Invariants', '');
   const invariants = sd.differential.element.flatMap((d) => {
-    const baseKeys = new Set((ctx.baseSd(sd.baseDefinition)?.snapshot.element.find((b) => b.id === d.id)?.constraint ?? []).map((c) => c.key));
+    const baseKeys = new Set(
+      (ctx.baseSd(sd.baseDefinition)?.snapshot.element.find((b) => b.id === d.id)?.constraint ?? []).map((c) => c.key),
+    );
     return (d.constraint ?? []).filter((c) => !baseKeys.has(c.key)).map((c) => ({ c, id: d.id }));
   });
   out.push(
     ...table(
       ['Key', 'Severity', 'Context', 'Human', 'Expression (FHIRPath)'],
-      invariants.map(({ c, id }) => [code(c.key), c.severity ?? 'error', code(id), c.human ?? '', code(c.expression ?? '')]),
+      invariants.map(({ c, id }) => [
+        code(c.key),
+        c.severity ?? 'error',
+        code(id),
+        c.human ?? '',
+        code(c.expression ?? ''),
+      ]),
     ),
   );
   out.push('## Slices', '');
@@ -256,7 +348,12 @@ export function renderStructureDefinitionDoc(sd: StructureDefinitionJson, ctx: D
       }),
     ),
   );
-  return out.join('\n').replace(/\n{3,}/g, '\n\n').trimEnd() + '\n';
+  return (
+    out
+      .join('\n')
+      .replace(/\n{3,}/g, '\n\n')
+      .trimEnd() + '\n'
+  );
 }
 
 /** Index page: profiles, extensions, value sets and code systems. */
@@ -264,23 +361,44 @@ export function renderIndexDoc(resources: FhirJson[], ctx: DocsContext, buildInf
   const sds = resources.filter((r) => r.resourceType === 'StructureDefinition') as StructureDefinitionJson[];
   const out: string[] = ['# marrowbridge FHIR profiles', ''];
   out.push('<!-- Generated by fhir-profiles/scripts/build.ts. Do not edit. -->', '');
-  out.push(`Compiled from fhir-profiles/input/fsh by SUSHI ${buildInfo.sushiVersion} (snapshots, offline against hl7.fhir.r4.core#4.0.1). Canonical base: ${code('http://marrowbridge.org/fhir')}.`, '');
+  out.push(
+    `Compiled from fhir-profiles/input/fsh by SUSHI ${buildInfo.sushiVersion} (snapshots, offline against hl7.fhir.r4.core#4.0.1). Canonical base: ${code('http://marrowbridge.org/fhir')}.`,
+    '',
+  );
   out.push('## Profiles', '');
   out.push(
     ...table(
       ['Profile', 'Base', 'Rules', 'Description'],
-      sds.filter((s) => s.type !== 'Extension').map((s) => [`[${s.title ?? s.name}](${s.id}.md)`, s.type, String(profileRules(s, ctx).length), s.description ?? '']),
+      sds
+        .filter((s) => s.type !== 'Extension')
+        .map((s) => [
+          `[${s.title ?? s.name}](${s.id}.md)`,
+          s.type,
+          String(profileRules(s, ctx).filter((r) => r.kind !== 'must-support').length),
+          s.description ?? '',
+        ]),
     ),
   );
   out.push('## Extensions', '');
-  out.push(...table(['Extension', 'URL', 'Description'], sds.filter((s) => s.type === 'Extension').map((s) => [`[${s.title ?? s.name}](${s.id}.md)`, code(s.url as string), s.description ?? ''])));
+  out.push(
+    ...table(
+      ['Extension', 'URL', 'Description'],
+      sds
+        .filter((s) => s.type === 'Extension')
+        .map((s) => [`[${s.title ?? s.name}](${s.id}.md)`, code(s.url as string), s.description ?? '']),
+    ),
+  );
   out.push('## Value sets', '');
   out.push(
     ...table(
       ['Value set', 'URL', 'Codes'],
       resources
         .filter((r) => r.resourceType === 'ValueSet')
-        .map((v) => [(v.title as string) ?? v.id, code(v.url as string), (ctx.expansions.get(v.url as string) ?? []).map((c) => `${c.code} ${c.display ?? ''}`.trim()).join('; ')]),
+        .map((v) => [
+          (v.title as string) ?? v.id,
+          code(v.url as string),
+          (ctx.expansions.get(v.url as string) ?? []).map((c) => `${c.code} ${c.display ?? ''}`.trim()).join('; '),
+        ]),
     ),
   );
   out.push('## Code systems', '');
@@ -289,8 +407,17 @@ export function renderIndexDoc(resources: FhirJson[], ctx: DocsContext, buildInf
       ['Code system', 'URL', 'Codes'],
       resources
         .filter((r) => r.resourceType === 'CodeSystem')
-        .map((c) => [(c.title as string) ?? c.id, code(c.url as string), ((c.concept as { code: string }[]) ?? []).map((x) => x.code).join(', ')]),
+        .map((c) => [
+          (c.title as string) ?? c.id,
+          code(c.url as string),
+          ((c.concept as { code: string }[]) ?? []).map((x) => x.code).join(', '),
+        ]),
     ),
   );
-  return out.join('\n').replace(/\n{3,}/g, '\n\n').trimEnd() + '\n';
+  return (
+    out
+      .join('\n')
+      .replace(/\n{3,}/g, '\n\n')
+      .trimEnd() + '\n'
+  );
 }

@@ -52,11 +52,14 @@ export function expandValueSets(resources: FhirJson[]): Map<string, ExpansionCon
     const seen = new Set<string>();
     for (const inc of compose?.include ?? []) {
       if (inc.filter?.length || inc.valueSet?.length || !inc.system) {
-        throw new Error(`ValueSet ${r.id}: enumerate codes explicitly (filters and imported value sets cannot be expanded locally)`);
+        throw new Error(
+          `ValueSet ${r.id}: enumerate codes explicitly (filters and imported value sets cannot be expanded locally)`,
+        );
       }
       const local = codeSystems.get(inc.system);
       const concepts = inc.concept ?? local?.map((c) => ({ code: c.code, display: c.display }));
-      if (!concepts) throw new Error(`ValueSet ${r.id}: includes all of ${inc.system}, which is not a project code system`);
+      if (!concepts)
+        throw new Error(`ValueSet ${r.id}: includes all of ${inc.system}, which is not a project code system`);
       for (const c of concepts) {
         if (local && !local.some((lc) => lc.code === c.code)) {
           throw new Error(`ValueSet ${r.id}: code ${c.code} is not in code system ${inc.system}`);

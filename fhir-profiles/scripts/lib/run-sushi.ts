@@ -54,20 +54,25 @@ const offlineCurrentBuilds = {
   },
 };
 
-/** SUSHI's package cache location is `os.homedir()/.fhir/packages`, read when FHIRDefinitions is constructed. */
-function withHome<T>(home: string, fn: () => T): T {
-  const saved = process.env.HOME;
-  process.env.HOME = home;
-  try {
-    return fn();
-  } finally {
-    if (saved === undefined) delete process.env.HOME;
-    else process.env.HOME = saved;
-  }
+/**
+ * The package cache SUSHI reads. FHIRDefinitions would use `os.homedir()/.fhir/packages`; changing HOME does not
+ * work in process (jest gives each test file its own copy of process.env, which os.homedir() does not see), so
+ * the cache is passed explicitly, built with fhir-package-loader (SUSHI's own dependency, resolved from it).
+ */
+function diskPackageCache(packagesDir: string): unknown {
+  const fplPath = require.resolve('fhir-package-loader', { paths: [path.dirname(require.resolve('fsh-sushi'))] });
+  const fpl = require(fplPath) as { DiskBasedPackageCache: new (dir: string, options: object) => unknown };
+  return new fpl.DiskBasedPackageCache(packagesDir, {
+    log: (level: string, message: string) => utils.logMessage(level, message),
+  });
 }
 
 function toMessage(m: { message: string; location?: { startLine: number }; input?: string }): SushiMessage {
-  return { message: m.message, ...(m.input ? { file: m.input } : {}), ...(m.location ? { line: m.location.startLine } : {}) };
+  return {
+    message: m.message,
+    ...(m.input ? { file: m.input } : {}),
+    ...(m.location ? { line: m.location.startLine } : {}),
+  };
 }
 
 const AUTOMATIC_DEPENDENCY_WARNING = /^Failed to load automatically-provided (\S+)/;
@@ -91,26 +96,30 @@ export async function runSushi(projectDir: string, fhirHome: string, snapshot = 
     const tank = utils.fillTank(rawFsh, config);
     tank.checkDuplicateNameEntities();
 
-    const defs = withHome(
-      fhirHome,
-      () =>
-        new fhirdefs.FHIRDefinitions({
-          registryClient: offlineRegistry,
-          currentBuildClient: offlineCurrentBuilds,
-        }),
-    );
+    type Override = NonNullable<ConstructorParameters<typeof fhirdefs.FHIRDefinitions>[0]>;
+    const defs = new fhirdefs.FHIRDefinitions({
+      packageCache: diskPackageCache(path.join(fhirHome, '.fhir', 'packages')) as Override['packageCache'],
+      registryClient: offlineRegistry,
+      currentBuildClient: offlineCurrentBuilds,
+    });
     await defs.initialize();
     await utils.loadExternalDependencies(defs, config);
     defs.optimize();
     const structureDefinition = defs.fishForFHIR('StructureDefinition', utils.Type.Resource) as
-      | { version?: string }
-      | undefined;
+      { version?: string } | undefined;
     if (!structureDefinition) {
       throw new Error(`hl7.fhir.r4.core#4.0.1 did not load from ${path.join(fhirHome, '.fhir', 'packages')}`);
     }
 
     const pkg = sushiExport.exportFHIR(tank, defs);
-    const artifacts = [...pkg.profiles, ...pkg.extensions, ...pkg.logicals, ...pkg.resources, ...pkg.valueSets, ...pkg.codeSystems];
+    const artifacts = [
+      ...pkg.profiles,
+      ...pkg.extensions,
+      ...pkg.logicals,
+      ...pkg.resources,
+      ...pkg.valueSets,
+      ...pkg.codeSystems,
+    ];
     const resources = artifacts.map((a) => {
       utils.checkNullValuesOnArray(a);
       return a.toJSON(snapshot) as FhirJson;

@@ -28,7 +28,9 @@ export interface UnfoldStats {
 }
 
 function isExtensionSlice(e: ElementDefinition): boolean {
-  return !!e.sliceName && (e.type?.length ?? 0) === 1 && e.type?.[0].code === 'Extension' && !!e.type[0].profile?.length;
+  return (
+    !!e.sliceName && (e.type?.length ?? 0) === 1 && e.type?.[0].code === 'Extension' && !!e.type[0].profile?.length
+  );
 }
 
 /**
