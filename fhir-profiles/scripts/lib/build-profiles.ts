@@ -78,6 +78,11 @@ export function inputsDigest(projectDir = PROJECT_DIR): string {
 function coreLookup(corePackageDir: string): (url: string) => StructureDefinitionJson | undefined {
   let index: Map<string, string> | undefined;
   return (url) => {
+    // Core StructureDefinitions are stored as StructureDefinition-<id>.json; try that before the index.
+    const conventional = path.join(corePackageDir, `StructureDefinition-${url.slice(url.lastIndexOf('/') + 1)}.json`);
+    if (url.startsWith('http://hl7.org/fhir/StructureDefinition/') && fs.existsSync(conventional)) {
+      return JSON.parse(fs.readFileSync(conventional, 'utf8')) as StructureDefinitionJson;
+    }
     if (!index) {
       index = new Map();
       const idx = JSON.parse(fs.readFileSync(path.join(corePackageDir, '.index.json'), 'utf8')) as {
