@@ -5,7 +5,9 @@
  *
  * Conventions
  * - Dates are ISO 8601: `date` is YYYY-MM-DD, `dateTime` is YYYY-MM-DDThh:mm[:ss[.sss]] with a UTC offset
- *   (Z or ±hh:mm). FHIR requires the offset once a time is given.
+ *   (Z or ±hh:mm). FHIR requires the offset once a time is given. A dateTime field also accepts a date alone
+ *   (YYYY-MM-DD), except `ResultUpdate.issued`, which needs the time; `birthDate` and a `dateTime`
+ *   observation value may also be YYYY or YYYY-MM. Impossible dates and times (2024-02-30, 25:00) are rejected.
  * - A business identifier is a value within a namespace (`system`, a URI: urn:oid:…, https://…).
  */
 
@@ -232,7 +234,7 @@ export interface ResultUpdate {
   /** Lab section (v2-0074 HM, SP, GE…), added next to LAB. */
   section?: string;
   status: ReportStatus;
-  /** When the lab released this version (OBR-22). Orders versions of one report. */
+  /** When the lab released this version (OBR-22), with a time and a UTC offset. Orders versions of one report. */
   issued: string;
   /** Clinically relevant time: collection (OBR-7). */
   effective: string;
