@@ -1,5 +1,12 @@
-import { deepClone, OperationOutcomeError, preconditionFailed, stringify } from '@medplum/core';
-import type { WithId } from '@medplum/core';
+import {
+  deepClone,
+  matchesSearchRequest,
+  Operator,
+  OperationOutcomeError,
+  preconditionFailed,
+  stringify,
+} from '@medplum/core';
+import type { Filter, SearchRequest, WithId } from '@medplum/core';
 import type { UpdateResourceOptions } from '@medplum/fhir-router';
 import { MemoryRepository } from '@medplum/fhir-router';
 import type { Bundle, BundleEntry, Resource } from '@medplum/fhirtypes';
@@ -80,6 +87,43 @@ export class SandboxRepository extends MemoryRepository {
     return super.updateResource(resource, options);
   }
 
+  /**
+   * Searches made only of `identifier` and `_id` equality filters (the conditional keys of the
+   * mapping contract) take a fast path: MemoryRepository evaluates the R4 `identifier` parameter's
+   * FHIRPath union over ~40 resource types for every stored resource (about 1-2 ms each). Same
+   * semantics as @medplum/core's token matching (case-insensitive, comma = or).
+   */
+  override async search<T extends Resource>(searchRequest: SearchRequest<T>): Promise<Bundle<WithId<T>>> {
+    const filters = searchRequest.filters ?? [];
+    if (
+      !isFastSearch(searchRequest) ||
+      searchRequest.include?.length ||
+      searchRequest.revInclude?.length ||
+      searchRequest.sortRules?.length
+    ) {
+      return super.search(searchRequest);
+    }
+    const byId = this.internals.resources.get(searchRequest.resourceType) ?? new Map<string, Resource>();
+    const matches: Resource[] = [];
+    for (const resource of byId.values()) {
+      if (filters.every((f) => matchesFast(resource, f))) {
+        matches.push(resource);
+      }
+    }
+    let page = matches;
+    if (searchRequest.offset !== undefined) {
+      page = page.slice(searchRequest.offset);
+    }
+    if (searchRequest.count !== undefined) {
+      page = page.slice(0, searchRequest.count);
+    }
+    const entry = page.map((r): BundleEntry<WithId<T>> => ({
+      search: { mode: 'match' },
+      resource: deepClone(r) as WithId<T>,
+    }));
+    return { resourceType: 'Bundle', type: 'searchset', total: matches.length, ...(entry.length ? { entry } : {}) };
+  }
+
   override async readHistory<T extends Resource>(
     resourceType: string,
     id: string,
@@ -101,6 +145,53 @@ export class SandboxRepository extends MemoryRepository {
     }));
     return { resourceType: 'Bundle', type: 'history', total: versions.length, ...(entry.length ? { entry } : {}) };
   }
+}
+
+function isFastSearch(searchRequest: SearchRequest): boolean {
+  const filters = searchRequest.filters ?? [];
+  return (
+    filters.length > 0 &&
+    filters.every((f) => (f.code === 'identifier' || f.code === '_id') && f.operator === Operator.EQUALS)
+  );
+}
+
+/** matchesSearchRequest, with the identifier/_id fast path. */
+export function matchesSearch(resource: Resource, searchRequest: SearchRequest): boolean {
+  if (!isFastSearch(searchRequest)) {
+    return matchesSearchRequest(resource, searchRequest);
+  }
+  return (
+    resource.resourceType === searchRequest.resourceType &&
+    (searchRequest.filters ?? []).every((f) => matchesFast(resource, f))
+  );
+}
+
+function matchesFast(resource: Resource, filter: Filter): boolean {
+  const wanted = filter.value.split(/(?<!\\),/).map((v) => v.replace(/\\,/g, ','));
+  if (filter.code === '_id') {
+    return wanted.includes(resource.id as string);
+  }
+  const identifiers = (resource as { identifier?: { system?: string; value?: string }[] }).identifier ?? [];
+  return wanted.some((w) => identifiers.some((idf) => tokenMatches(idf.system, idf.value, w)));
+}
+
+/** FHIR token semantics for `[system]|[value]`, `|[value]`, `[system]|` and `[value]`, case-insensitive. */
+function tokenMatches(system: string | undefined, value: string | undefined, filterValue: string): boolean {
+  const sys = system?.toLowerCase();
+  const val = value?.toLowerCase();
+  const bar = filterValue.indexOf('|');
+  if (bar < 0) {
+    return val === filterValue.toLowerCase();
+  }
+  const fs = filterValue.slice(0, bar).toLowerCase();
+  const fv = filterValue.slice(bar + 1).toLowerCase();
+  if (!fs && !fv) {
+    return false;
+  }
+  if (!fs) {
+    return !sys && val === fv;
+  }
+  return sys === fs && (!fv || val === fv);
 }
 
 /** Equal content, ignoring meta.versionId/lastUpdated, key order and empty values. */

@@ -1,10 +1,14 @@
 import { randomUUID } from 'node:crypto';
 import type { JWK, KeyLike } from 'jose';
 import { exportJWK, generateKeyPair, SignJWT } from 'jose';
-import type { Bundle, OperationOutcome, Resource } from '@medplum/fhirtypes';
+import type { Bundle, BundleEntry, OperationOutcome, Resource } from '@medplum/fhirtypes';
 import type { ClientRegistration, EhrSandbox } from '../src';
 
 export const FHIR_JSON = 'application/fhir+json';
+
+/** Parsed JSON bodies in tests are read field by field; expect() checks them. */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+export type Json = any;
 
 /** fetch under the FHIR base; `path` is relative to it ('' for the base itself). */
 export async function fhir(
@@ -17,7 +21,7 @@ export async function fhir(
     token?: string;
     contentType?: string;
   } = {},
-): Promise<{ status: number; headers: Headers; body: any }> {
+): Promise<{ status: number; headers: Headers; body: Json }> {
   const headers: Record<string, string> = { accept: FHIR_JSON, ...(init.headers ?? {}) };
   if (init.body !== undefined) {
     headers['content-type'] = init.contentType ?? FHIR_JSON;
@@ -45,13 +49,13 @@ export function txBundle(entries: NonNullable<Bundle['entry']>, type: 'transacti
 }
 
 /** A conditional PUT entry keyed by identifier, as the mapping contract writes them. */
-export function putEntry(fullUrl: string, resource: Resource & { identifier?: { system?: string; value?: string }[] }) {
-  const id = resource.identifier?.[0];
+export function putEntry(fullUrl: string, resource: Resource): BundleEntry {
+  const id = (resource as { identifier?: { system?: string; value?: string }[] }).identifier?.[0];
   return {
     fullUrl,
     resource,
     request: {
-      method: 'PUT' as const,
+      method: 'PUT',
       url: `${resource.resourceType}?identifier=${encodeURIComponent(id?.system ?? '')}|${encodeURIComponent(id?.value ?? '')}`,
     },
   };
@@ -115,7 +119,7 @@ export async function requestToken(
   assertion: string,
   scope: string,
   extra: Record<string, string> = {},
-): Promise<{ status: number; body: any }> {
+): Promise<{ status: number; body: Json }> {
   const form = new URLSearchParams({
     grant_type: 'client_credentials',
     client_assertion_type: 'urn:ietf:params:oauth:client-assertion-type:jwt-bearer',
@@ -128,7 +132,7 @@ export async function requestToken(
     headers: { 'content-type': 'application/x-www-form-urlencoded' },
     body: form.toString(),
   });
-  return { status: res.status, body: await res.json() };
+  return { status: res.status, body: (await res.json()) as Json };
 }
 
 export async function accessToken(sandbox: EhrSandbox, client: TestClient, scope: string): Promise<string> {

@@ -2,6 +2,7 @@ import type { OperationOutcome, Resource } from '@medplum/fhirtypes';
 import type { EhrSandbox } from '../src';
 import { startEhrSandbox } from '../src';
 import { fhir, isOutcome } from './helpers';
+import type { Json } from './helpers';
 
 // Synthetic data only.
 const MRN_SYSTEM = 'urn:oid:2.16.840.1.113883.3.999.1';
@@ -175,7 +176,7 @@ describe('ehr-sandbox REST (auth off)', () => {
       body: new URLSearchParams({ family: 'Even' }).toString(),
     });
     expect(post.status).toBe(200);
-    expect((await post.json()).total).toBe(3);
+    expect(((await post.json()) as Json).total).toBe(3);
 
     const page = await fhir(sb, 'Patient?_count=2');
     expect(page.body.entry).toHaveLength(2);
@@ -249,7 +250,7 @@ describe('ehr-sandbox REST (auth off)', () => {
 
     const res = await fetch(sb.baseUrl.replace('/fhir/R4', '/nowhere'));
     expect(res.status).toBe(404);
-    expect(isOutcome(await res.json())).toBe(true);
+    expect(isOutcome((await res.json()) as Json)).toBe(true);
   });
 
   test('references: a Type/id that does not exist, urn:uuid and conditional references outside a Bundle → 400', async () => {

@@ -1,10 +1,11 @@
 import type { Operation } from '@medplum/core';
-import { getStatus, isOk, isResourceType, matchesSearchRequest, parseSearchRequest } from '@medplum/core';
+import { getStatus, isOk, isResourceType, parseSearchRequest } from '@medplum/core';
 import type { FhirRouter, HttpMethod } from '@medplum/fhir-router';
 import { MemoryRepository } from '@medplum/fhir-router';
 import type { Bundle, BundleEntry, OperationOutcome, Parameters, Resource } from '@medplum/fhirtypes';
 import type { Permission } from '../auth/scopes';
 import type { SandboxRepository } from '../repo';
+import { matchesSearch } from '../repo';
 import { hasErrors, httpError, HttpError, makeOutcome, stripOutcomeId, toHttpError } from './outcome';
 import { collectReferences, parseConditionalReference, parseLocalReference, rewriteReferences } from './references';
 
@@ -84,6 +85,8 @@ class WorkState {
   readonly deleted = new Set<string>();
   /** Type/id → content that will be stored. */
   readonly written = new Map<string, Resource>();
+  /** Conditional reference → Type/id, resolved once per unit of work. */
+  readonly resolvedConditionals = new Map<string, string>();
 
   constructor(identities: Map<string, string> = new Map()) {
     this.identities = identities;
@@ -361,7 +364,7 @@ export class FhirEngine {
       }
       const search = parseSearchRequest(`${plan.resourceType}?${plan.condition}`);
       for (const [key, resource] of state.written) {
-        if (key !== `${plan.resourceType}/${plan.id}` && matchesSearchRequest(resource, search)) {
+        if (key !== `${plan.resourceType}/${plan.id}` && matchesSearch(resource, search)) {
           throw httpError(
             400,
             'duplicate',
@@ -453,7 +456,18 @@ export class FhirEngine {
               [path],
             );
           }
-          return this.resolveConditionalReference(conditional.resourceType, conditional.query, state, path);
+          const known = state.resolvedConditionals.get(reference);
+          if (known) {
+            return known;
+          }
+          const resolved = await this.resolveConditionalReference(
+            conditional.resourceType,
+            conditional.query,
+            state,
+            path,
+          );
+          state.resolvedConditionals.set(reference, resolved);
+          return resolved;
         }),
       );
     }
@@ -478,12 +492,12 @@ export class FhirEngine {
     for (const id of await this.matchIds(resourceType, query, state)) {
       const key = `${resourceType}/${id}`;
       const replaced = state.written.get(key);
-      if (!replaced || matchesSearchRequest(replaced, search)) {
+      if (!replaced || matchesSearch(replaced, search)) {
         keys.add(key);
       }
     }
     for (const [key, resource] of state.written) {
-      if (resource.resourceType === resourceType && matchesSearchRequest(resource, search)) {
+      if (resource.resourceType === resourceType && matchesSearch(resource, search)) {
         keys.add(key);
       }
     }
@@ -708,7 +722,7 @@ function entryInput(entry: BundleEntry, index: number): EntryInput {
     input.ifMatch = parseETag(request.ifMatch);
   }
   if (request.ifNoneExist) {
-    input.ifNoneExist = request.ifNoneExist;
+    input.ifNoneExist = request.ifNoneExist.replace(/^[A-Za-z]+\?/, '');
   }
   if (method === 'PATCH') {
     input.patch = patchFromEntryResource(entry.resource, index);
