@@ -11,7 +11,7 @@ export interface EhrClientOptions {
   timeoutMs?: number;
   /** Default "marrowbridge-ehr-client/0.1". */
   userAgent?: string;
-  /** How long capabilities() keeps the CapabilityStatement; default for the client's lifetime. */
+  /** How long capabilities() keeps the CapabilityStatement; default 10 minutes. */
   capabilitiesTtlMs?: number;
   /** Clock, for tests. */
   now?: () => number;
@@ -46,6 +46,7 @@ export interface WriteResult<T extends Resource = Resource> {
 }
 
 const DEFAULT_TIMEOUT_MS = 30_000;
+const DEFAULT_CAPABILITIES_TTL_MS = 10 * 60_000;
 const DEFAULT_USER_AGENT = 'marrowbridge-ehr-client/0.1';
 const FHIR_JSON = 'application/fhir+json';
 
@@ -71,7 +72,7 @@ export class EhrClient {
     this.auth = options.auth;
     this.timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
     this.userAgent = options.userAgent ?? DEFAULT_USER_AGENT;
-    this.capabilitiesTtlMs = options.capabilitiesTtlMs ?? Number.POSITIVE_INFINITY;
+    this.capabilitiesTtlMs = options.capabilitiesTtlMs ?? DEFAULT_CAPABILITIES_TTL_MS;
     this.now = options.now ?? Date.now;
     this.auth?.useFhirBaseUrl?.(this.baseUrl);
   }
@@ -342,7 +343,7 @@ function describeRequest(method: string, path: string): string {
   const segments = p.split('/').filter(Boolean);
   // Keep the resource type and the interaction; ids are replaced so that reasons group well in metrics.
   const shown = segments.map((s, i) => (i === 0 || s.startsWith('_') || s.startsWith('$') ? s : '{id}')).join('/');
-  return `${method} ${shown || '(base)'}${query !== undefined ? ' (search)' : ''}`;
+  return `${method} ${shown || '[base]'}${query !== undefined ? ' (search)' : ''}`;
 }
 
 function parseJson(text: string): unknown {
