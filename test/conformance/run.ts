@@ -1,0 +1,27 @@
+/**
+ * Conformance run against the HL7 Java validator's verdicts.
+ * Usage: pnpm exec tsx test/conformance/run.ts
+ */
+import { createValidator } from '@marrowbridge/validation';
+import { externalDir } from '../support/paths';
+import { report, runAll } from './conformance';
+
+function main(): void {
+  const dir = externalDir('fhir-test-cases');
+  if (!dir) {
+    console.log('SKIPPED: ../shared/external/fhir-test-cases is absent (set MARROWBRIDGE_EXTERNAL_DIR)');
+    return;
+  }
+  const started = performance.now();
+  const validator = createValidator();
+  const startup = performance.now() - started;
+  const runStarted = performance.now();
+  const results = runAll(validator, dir);
+  const runMs = performance.now() - runStarted;
+  console.log(report(results));
+  console.log(
+    `\nvalidator startup ${startup.toFixed(0)} ms (base R4 ${validator.startup.totalMs} ms); ${results.length} cases in ${runMs.toFixed(0)} ms`,
+  );
+}
+
+main();
