@@ -227,6 +227,41 @@ describe('EhrClient + pushBundle against the ehr-sandbox', () => {
     },
   );
 
+  it.each<PushMode>(['sequential', 'transaction'])(
+    '%s: a create that loses the race (If-None-Exist finds it) is re-decided as an update',
+    async (mode) => {
+      const { client: plain } = smartClient(sandbox, key);
+      const bundle = orderBundle(IDS);
+      const patient = bundle.entry?.[0].resource as Resource;
+      let raced = false;
+      const race = async (): Promise<void> => {
+        if (raced) return;
+        raced = true; // another writer creates the same Patient (other content) after our read
+        await sandbox.repo.createResource({ ...patient, gender: 'other' } as Resource);
+      };
+      class RacingClient extends EhrClient {
+        override async create<T extends Resource>(r: T, o?: { ifNoneExist?: string }): Promise<WriteResult<T>> {
+          await race();
+          return super.create(r, o);
+        }
+        override async transaction(b: Bundle): Promise<Bundle> {
+          await race();
+          return super.transaction(b);
+        }
+      }
+      const racing = new RacingClient({ baseUrl: sandbox.baseUrl, auth: smartClient(sandbox, key).auth });
+      const result = await pushBundle(racing, bundle, { mode });
+      expect(raced).toBe(true);
+      expect(result.entries[0]).toMatchObject({ resourceType: 'Patient', action: 'updated' });
+      expect(await sandbox.countResources()).toMatchObject({ Patient: 1 });
+      const stored = await plain.read('Patient', result.entries[0].reference.split('/')[1]);
+      expect(stored).toMatchObject({ gender: 'unknown' });
+      expect((await pushBundle(plain, orderBundle(IDS), { mode })).entries.every((e) => e.action === 'unchanged')).toBe(
+        true,
+      );
+    },
+  );
+
   it('a 401 with a cached token: invalidated and retried once with a new token', async () => {
     const { client, auth } = smartClient(sandbox, key);
     await client.capabilities();
