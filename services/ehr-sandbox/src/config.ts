@@ -17,6 +17,7 @@ export interface LogEvent {
   interaction?: string;
   clientId?: string;
   fault?: string;
+  port?: number;
 }
 
 export interface EhrSandboxOptions {

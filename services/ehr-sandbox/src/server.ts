@@ -155,7 +155,7 @@ export async function startResolved(o: ResolvedOptions): Promise<EhrSandbox> {
   });
   const port = (server.address() as AddressInfo).port;
   origin = o.publicUrl ?? `http://${urlHost(o.host)}:${port}`;
-  o.log({ level: 'info', msg: `ehr-sandbox listening`, path: o.basePath, status: port });
+  o.log({ level: 'info', msg: 'ehr-sandbox listening', path: o.basePath, port });
 
   let stopped: Promise<void> | undefined;
   return {
@@ -173,10 +173,16 @@ export async function startResolved(o: ResolvedOptions): Promise<EhrSandbox> {
     resetData: () => mutex.run(async () => repo.clear()),
     countResources: () => mutex.run(async () => repo.countByType()),
     stop: () => {
+      // Stop accepting, close idle keep-alive connections, give in-flight requests a second.
       stopped ??= new Promise<void>((resolve) => {
-        server.close(() => resolve());
-        server.closeAllConnections();
-        o.log({ level: 'info', msg: 'ehr-sandbox stopped' });
+        const force = setTimeout(() => server.closeAllConnections(), 1000);
+        force.unref();
+        server.close(() => {
+          clearTimeout(force);
+          o.log({ level: 'info', msg: 'ehr-sandbox stopped' });
+          resolve();
+        });
+        server.closeIdleConnections();
       });
       return stopped;
     },

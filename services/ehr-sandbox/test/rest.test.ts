@@ -160,6 +160,21 @@ describe('ehr-sandbox REST (auth off)', () => {
     expect(isOutcome(ambiguous.body)).toBe(true);
   });
 
+  test('a conditional create/update whose resource does not match its own condition is refused (400)', async () => {
+    // System encoded twice in the URL: the stored resource would never be found again.
+    const url = `Patient?identifier=${encodeURIComponent(encodeURIComponent(MRN_SYSTEM))}|MRN-110`;
+    const r = await fhir(sb, url, { method: 'PUT', body: patient('MRN-110') });
+    expect(r.status).toBe(400);
+    expect(r.body.issue[0].diagnostics).toMatch(/does not match/);
+    const c = await fhir(sb, 'Patient', {
+      method: 'POST',
+      body: patient('MRN-110'),
+      headers: { 'if-none-exist': 'identifier=other|MRN-110' },
+    });
+    expect(c.status).toBe(400);
+    expect(await sb.countResources()).toEqual({});
+  });
+
   test('search by GET and POST _search, with total, fullUrl and paging links', async () => {
     for (let i = 0; i < 5; i++) {
       await fhir(sb, 'Patient', { method: 'POST', body: patient(`MRN-2${i}`, i % 2 ? 'Odd' : 'Even') });

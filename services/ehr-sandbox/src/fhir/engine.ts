@@ -234,6 +234,7 @@ export class FhirEngine {
         if (ids.length === 1) {
           return this.claim({ ...base, action: 'noop', id: ids[0] }, state);
         }
+        checkMatchesCondition(resource, input.ifNoneExist, 'If-None-Exist');
         return this.claim(
           { ...base, action: 'create', id: this.repo.generateId(), resource, condition: input.ifNoneExist },
           state,
@@ -284,6 +285,7 @@ export class FhirEngine {
       if (this.repo.peek(resourceType, newId)) {
         throw httpError(400, 'invalid', `${resourceType}/${newId} exists but does not match the condition`);
       }
+      checkMatchesCondition(resource, condition, 'conditional update URL');
       return this.claim({ ...base, action: 'update', id: newId, resource, createsByUpdate: true, condition }, state);
     }
 
@@ -699,6 +701,21 @@ function requireResource(input: EntryInput, resourceType: string): Resource {
     );
   }
   return JSON.parse(JSON.stringify(resource)) as Resource;
+}
+
+/**
+ * A resource created by a conditional create/update must itself match the condition (as HAPI
+ * checks); otherwise every retry would create one more copy (e.g. an identifier encoded
+ * differently in the URL than in the resource).
+ */
+function checkMatchesCondition(resource: Resource, condition: string, what: string): void {
+  if (!matchesSearch(resource, parseSearchRequest(`${resource.resourceType}?${condition}`))) {
+    throw httpError(
+      400,
+      'processing',
+      `The ${resource.resourceType} does not match its ${what}: sending it again would create another copy`,
+    );
+  }
 }
 
 function multipleMatches(what: string, resourceType: string, count: number): HttpError {

@@ -106,19 +106,25 @@ export function fhirRouter(deps: FhirHttpDeps): express.Router {
   r.use(express.urlencoded({ type: 'application/x-www-form-urlencoded', extended: false, limit: deps.bodyLimitBytes }));
 
   // Open endpoints: capabilities and SMART discovery.
+  // The statement is ~250 kB; serialize it once per transactions setting.
+  const capabilityJson = new Map<boolean, string>();
   r.get('/metadata', (_req, res) => {
     (res.locals as Locals).interaction = 'capabilities';
-    sendJson(
-      res,
-      200,
-      capabilityStatement({
-        baseUrl: deps.baseUrl(),
-        tokenUrl: deps.tokenUrl(),
-        auth: deps.auth,
-        transactions: deps.faults.transactionsEnabled,
-        date: deps.startedAt,
-      }),
-    );
+    const transactions = deps.faults.transactionsEnabled;
+    let json = capabilityJson.get(transactions);
+    if (!json) {
+      json = JSON.stringify(
+        capabilityStatement({
+          baseUrl: deps.baseUrl(),
+          tokenUrl: deps.tokenUrl(),
+          auth: deps.auth,
+          transactions,
+          date: deps.startedAt,
+        }),
+      );
+      capabilityJson.set(transactions, json);
+    }
+    res.status(200).set('Content-Type', FHIR_JSON).send(json);
   });
   r.get('/.well-known/smart-configuration', (_req, res) => {
     (res.locals as Locals).interaction = 'smart-configuration';
