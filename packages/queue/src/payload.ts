@@ -42,6 +42,8 @@ export interface DeliveryResult {
   reason?: string;
   resources?: { resourceType: string; reference: string; action: string }[];
   deliveredAt: string;
+  /** Intake to EHR 2xx (or to the decision not to push), in ms. */
+  latencyMs: number;
 }
 
 /** A dead-lettered delivery: the exact payload, why it failed last, and every attempt. */

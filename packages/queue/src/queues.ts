@@ -173,7 +173,7 @@ export class DeliveryQueues {
   }
 
   async listDeadLetters(): Promise<DeadLetterEntry[]> {
-    const jobs = await this.deadLetter.getJobs(['waiting', 'paused', 'delayed', 'prioritized'], 0, -1, true);
+    const jobs = await this.deadLetter.getJobs(['waiting', 'delayed', 'prioritized'], 0, -1, true);
     return jobs.filter((j) => j?.data).map((j) => j.data);
   }
 

@@ -1,0 +1,224 @@
+/**
+ * One delivery: map with the current code, validate (never push what fails), then — holding the order's
+ * lock — read the EHR's copy, apply precedence, push, and record the outcome. Transient failures are thrown
+ * for BullMQ to retry with backoff; permanent ones (and the last transient one) go to the dead-letter queue.
+ */
+import { isEhrError, pushBundle, type EhrClient, type EhrError } from '@marrowbridge/ehr-client';
+import { mapOrder, mapResultUpdate, type MappingOptions } from '@marrowbridge/fhir-mapping';
+import type {
+  AttemptRecord,
+  DeliveryJobData,
+  DeliveryQueues,
+  DeliveryResult,
+  OrderLock,
+  TrackingEvent,
+} from '@marrowbridge/queue';
+import { hasErrors, type Validator } from '@marrowbridge/validation';
+import type { Bundle, OperationOutcome } from '@medplum/fhirtypes';
+import { DelayedError, UnrecoverableError, type Job } from 'bullmq';
+import type { Logger } from 'pino';
+import { decideResult, guardOrderBundle } from './guards';
+
+export interface ProcessorDeps {
+  queues: DeliveryQueues;
+  client: EhrClient;
+  validator: Validator;
+  lock: OrderLock;
+  log: Logger;
+  mapping?: MappingOptions;
+  /** Called after each finished delivery (metrics). */
+  onFinished?: (data: DeliveryJobData, result: DeliveryResult) => void;
+  /** Delay before a job whose order is locked is tried again (ms, jittered). */
+  lockRetryDelayMs?: number;
+}
+
+export type DeliveryJob = Job<DeliveryJobData, DeliveryResult>;
+
+export async function processDelivery(
+  job: DeliveryJob,
+  token: string | undefined,
+  deps: ProcessorDeps,
+): Promise<DeliveryResult> {
+  const data = job.data;
+  const log = deps.log.child({
+    jobId: job.id,
+    trackingId: data.trackingId,
+    kind: data.kind,
+    attempt: job.attemptsMade + 1,
+  });
+
+  let bundle: Bundle;
+  try {
+    bundle =
+      data.message.kind === 'order'
+        ? mapOrder(data.message, deps.mapping)
+        : mapResultUpdate(data.message, deps.mapping);
+  } catch (err) {
+    return deadLetter(job, deps, log, 'invalid', `mapping failed: ${err instanceof Error ? err.message : String(err)}`);
+  }
+
+  const validation = deps.validator.validate(bundle);
+  if (hasErrors(validation)) {
+    const count = validation.issue.filter((i) => i.severity === 'error' || i.severity === 'fatal').length;
+    return deadLetter(
+      job,
+      deps,
+      log,
+      'invalid',
+      `validation failed with ${count} error(s); nothing was sent`,
+      validation,
+    );
+  }
+
+  const locked = await deps.lock
+    .withLock(data.orderKey, () => deliver(job, bundle, deps, log))
+    .catch((err: unknown) => handleFailure(job, deps, log, err));
+  if (locked.acquired) return locked.value;
+
+  // Another update of this order is in flight: come back shortly, without using an attempt.
+  const base = deps.lockRetryDelayMs ?? 100;
+  await job.moveToDelayed(Date.now() + base + Math.floor(Math.random() * base), token);
+  throw new DelayedError();
+}
+
+async function deliver(job: DeliveryJob, bundle: Bundle, deps: ProcessorDeps, log: Logger): Promise<DeliveryResult> {
+  const data = job.data;
+  const message = data.message;
+  let toPush = bundle;
+  let note: string | undefined;
+
+  if (message.kind === 'result') {
+    const decision = await decideResult(deps.client, message, bundle);
+    if (decision.action !== 'apply') {
+      const outcome =
+        decision.action === 'duplicate' ? 'unchanged' : decision.action === 'review' ? 'review' : 'superseded';
+      log.info({ decision: decision.action, reason: decision.reason }, 'report update not pushed');
+      return finish(job, deps, { outcome, reason: decision.reason, resources: [] }, outcome);
+    }
+  } else {
+    const guarded = await guardOrderBundle(deps.client, message, bundle);
+    toPush = guarded.bundle;
+    note = guarded.kept.join('; ') || undefined;
+  }
+
+  const pushed = await pushBundle(deps.client, toPush);
+  const resources = pushed.entries.map((e) => ({
+    resourceType: e.resourceType,
+    reference: e.reference,
+    action: e.action,
+  }));
+  const changed = pushed.entries.some((e) => e.action !== 'unchanged');
+  log.info({ mode: pushed.mode, created: count(pushed, 'created'), updated: count(pushed, 'updated') }, 'delivered');
+  await deps.queues.tracking.setResources(data.orderKey, resources);
+  if (message.kind === 'result')
+    await deps.queues.tracking.setReportStatus(data.orderKey, message.reportCode.code, message.status);
+  const outcome = changed ? 'delivered' : 'unchanged';
+  return finish(job, deps, { outcome, reason: note, resources }, outcome);
+}
+
+function count(pushed: { entries: { action: string }[] }, action: string): number {
+  return pushed.entries.filter((e) => e.action === action).length;
+}
+
+async function finish(
+  job: DeliveryJob,
+  deps: ProcessorDeps,
+  partial: Omit<DeliveryResult, 'deliveredAt' | 'latencyMs'>,
+  event: TrackingEvent['event'],
+): Promise<DeliveryResult> {
+  const result: DeliveryResult = {
+    ...partial,
+    deliveredAt: new Date().toISOString(),
+    latencyMs: Date.now() - job.data.receivedAt,
+  };
+  await track(job, deps, event, partial.reason);
+  deps.onFinished?.(job.data, result);
+  return result;
+}
+
+/** A failure inside the locked section: retry (transient) or dead-letter (permanent, or out of attempts). */
+async function handleFailure(job: DeliveryJob, deps: ProcessorDeps, log: Logger, err: unknown): Promise<never> {
+  const ehr = isEhrError(err) ? err : undefined;
+  if (!ehr) {
+    // Not the EHR's answer: a bug or Redis trouble. Retry; if it persists the job ends in the dead-letter queue.
+    return retryOrDeadLetter(job, deps, log, { kind: 'transient', reason: `internal error: ${errorText(err)}` });
+  }
+  if (ehr.kind === 'permanent') {
+    return deadLetter(job, deps, log, 'permanent', ehr.reason, ehr.outcome, ehr.status);
+  }
+  return retryOrDeadLetter(job, deps, log, { kind: 'transient', reason: ehr.reason, status: ehr.status, ehr });
+}
+
+async function retryOrDeadLetter(
+  job: DeliveryJob,
+  deps: ProcessorDeps,
+  log: Logger,
+  failure: { kind: 'transient'; reason: string; status?: number; ehr?: EhrError },
+): Promise<never> {
+  const attempts = job.opts.attempts ?? 1;
+  if (job.attemptsMade + 1 >= attempts) {
+    return deadLetter(
+      job,
+      deps,
+      log,
+      'transient',
+      `gave up after ${attempts} attempts: ${failure.reason}`,
+      failure.ehr?.outcome,
+      failure.status,
+    );
+  }
+  await recordAttempt(job, {
+    at: new Date().toISOString(),
+    kind: 'transient',
+    reason: failure.reason,
+    status: failure.status,
+  });
+  await track(job, deps, 'retrying', failure.reason);
+  log.warn({ reason: failure.reason, status: failure.status }, 'delivery failed; will retry');
+  const retry = new Error(failure.reason) as Error & { retryAfterMs?: number };
+  retry.retryAfterMs = failure.ehr?.retryAfterMs;
+  throw retry;
+}
+
+async function deadLetter(
+  job: DeliveryJob,
+  deps: ProcessorDeps,
+  log: Logger,
+  kind: AttemptRecord['kind'],
+  reason: string,
+  outcome?: OperationOutcome,
+  httpStatus?: number,
+): Promise<never> {
+  await recordAttempt(job, { at: new Date().toISOString(), kind, reason, status: httpStatus });
+  await deps.queues.addDeadLetter(job, reason, { outcome, httpStatus });
+  await track(job, deps, 'dead-lettered', reason);
+  log.error({ reason, status: httpStatus }, 'delivery dead-lettered');
+  throw new UnrecoverableError(reason);
+}
+
+async function recordAttempt(job: DeliveryJob, attempt: AttemptRecord): Promise<void> {
+  await job.updateData({ ...job.data, attempts: [...(job.data.attempts ?? []), attempt] });
+}
+
+async function track(
+  job: DeliveryJob,
+  deps: ProcessorDeps,
+  event: TrackingEvent['event'],
+  detail?: string,
+): Promise<void> {
+  const m = job.data.message;
+  await deps.queues.tracking.record(job.data.orderKey, {
+    at: new Date().toISOString(),
+    trackingId: job.data.trackingId,
+    jobId: job.id!,
+    kind: m.kind,
+    reportCode: m.kind === 'result' ? m.reportCode.code : undefined,
+    status: m.kind === 'result' ? m.status : (m.status ?? 'active'),
+    event,
+    detail,
+  });
+}
+
+function errorText(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}
