@@ -1,4 +1,4 @@
-// One jest config for the whole tree. ts-jest transpiles only (isolatedModules);
+// One jest config for the whole tree. ts-jest transpiles only (isolatedModules in tsconfig);
 // `pnpm typecheck` runs the type checker over everything once.
 /** @type {import('jest').Config} */
 module.exports = {
@@ -7,7 +7,7 @@ module.exports = {
   testMatch: ['**/*.test.ts'],
   testPathIgnorePatterns: ['/node_modules/', '/dist/'],
   transform: {
-    '^.+\\.ts$': ['ts-jest', { tsconfig: '<rootDir>/tsconfig.json', isolatedModules: true }],
+    '^.+\\.ts$': ['ts-jest', { tsconfig: '<rootDir>/tsconfig.json' }],
   },
   moduleFileExtensions: ['ts', 'js', 'cjs', 'mjs', 'json'],
   testTimeout: 60000,
