@@ -146,6 +146,31 @@ describe('ORU^R01 final: one test per OBX value type', () => {
     const text = setField(fixture(ORU_F), 'OBX', 12, 5, `LIS^application^pdf^Hex^${hex}`);
     expect(Buffer.from(result(text).presentedForm?.data ?? '', 'base64').toString()).toBe('%PDF-1.7 tiny');
   });
+  it('DR → text period (the canonical model has no period value), with a warning', () => {
+    const text = setField(setField(fixture(ORU_F), 'OBX', 11, 2, 'DR'), 'OBX', 11, 5, '20240301^20240315');
+    const u = ok(translateHl7(text));
+    const item = u.items[0];
+    expect(item.kind === 'result' && obs(item, 'MBREVIEW').value).toEqual({
+      type: 'string',
+      value: '2024-03-01/2024-03-15',
+    });
+    expect(u.warnings.some((w) => /DR/.test(w.message))).toBe(true);
+  });
+  it('VR → text low-high', () => {
+    const text = setField(setField(fixture(ORU_F), 'OBX', 8, 2, 'VR'), 'OBX', 8, 5, '1^4');
+    expect(obs(result(text), 'MBPLASMA').value).toEqual({ type: 'string', value: '1-4' });
+  });
+  it('IS → coded in the local (unspecified) system', () => {
+    const text = setField(setField(fixture(ORU_F), 'OBX', 6, 2, 'IS'), 'OBX', 6, 5, 'DONE');
+    expect(obs(result(text), 'MBSLIDE').value).toEqual({
+      type: 'coded',
+      coding: { system: 'http://marrowbridge.org/fhir/CodeSystem/v2-local/unspecified', code: 'DONE' },
+    });
+  });
+  it('ED that is neither PDF nor text is rejected (102) rather than dropped', () => {
+    const text = setField(fixture(ORU_F), 'OBX', 12, 5, 'LIS^image^jpeg^Base64^AAAA');
+    expect(errorAt(translateHl7(text), 'OBX', 5).code).toBe(102);
+  });
   it('an empty value with a final status → dataAbsentReason unknown', () => {
     const o = obs(result(setField(fixture(ORU_F), 'OBX', 1, 5, '')), '11108-8');
     expect(o.value).toBeUndefined();
