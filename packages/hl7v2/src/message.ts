@@ -86,15 +86,6 @@ export function subParts(seg: Seg, f: number, c: number, rep = 0): Parts {
   return { get: (i) => seg.sub(f, c, i, rep) };
 }
 
-export function arrayParts(values: string[], d: Delimiters): Parts {
-  return {
-    get: (i) => {
-      const v = values[i - 1] ?? '';
-      return v === '""' ? '' : unescapeHl7(v, d).trim();
-    },
-  };
-}
-
 export interface ParsedMessage {
   delimiters: Delimiters;
   segments: Seg[];

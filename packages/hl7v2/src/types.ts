@@ -1,4 +1,4 @@
-import type { BodySiteInfo, CanonicalMessage, Coding } from '@marrowbridge/model';
+import type { CanonicalMessage, Coding } from '@marrowbridge/model';
 
 /** HL7 table 0357 (message error condition codes) values this package emits. */
 export type Hl7ErrorCode = 100 | 101 | 102 | 103 | 200 | 201 | 203 | 204 | 205 | 207;
@@ -129,4 +129,3 @@ export interface AckOptions {
   now?: Date;
 }
 
-export type { BodySiteInfo };
