@@ -128,4 +128,3 @@ export interface AckOptions {
   /** Time of the ACK (MSH-7). Default now. */
   now?: Date;
 }
-
