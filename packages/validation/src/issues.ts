@@ -43,6 +43,11 @@ export interface RawIssue {
    * inlines some extensible bindings as enums).
    */
   readonly onlyIfRequiredBinding?: boolean;
+  /**
+   * Keep only when the R4 definitions do not know the element either (the JSON Schema lacks
+   * some `_x` companions that R4 allows, e.g. for canonical elements).
+   */
+  readonly onlyIfUnknownElement?: boolean;
 }
 
 const SEVERITY_ORDER: Record<Severity, number> = { fatal: 0, error: 1, warning: 2, information: 3 };

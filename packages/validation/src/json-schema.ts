@@ -140,6 +140,7 @@ function translate(err: ErrorObject, resource: unknown, prefix: Segments): RawIs
         segments: [...segments, prop],
         text: `Unknown element '${prop}' at {path}: it is not defined in FHIR R4 (remove it, or carry the data in an extension)`,
         diagnostics,
+        onlyIfUnknownElement: true,
       };
     }
     case 'required': {

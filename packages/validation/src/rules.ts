@@ -1,3 +1,5 @@
+import { searchParameterTypes } from './definitions';
+import type { ElementIndex } from './element-index';
 import type { RawIssue, Segments } from './issues';
 
 /**
@@ -76,4 +78,102 @@ export function attachmentRules(attachment: Record<string, unknown>, segments: S
       diagnostics: 'FHIR R4 Attachment.size: number of bytes of content (if url provided); must agree with data',
     },
   ];
+}
+
+/** CapabilityStatement: a searchParam that names a base R4 SearchParameter must state that parameter's type. */
+export function capabilityStatementRules(cs: Record<string, unknown>, segments: Segments): RawIssue[] {
+  const issues: RawIssue[] = [];
+  const rests = Array.isArray(cs.rest) ? cs.rest : [];
+  const check = (params: unknown, at: Segments): void => {
+    if (!Array.isArray(params)) {
+      return;
+    }
+    params.forEach((p, i) => {
+      if (!isObject(p) || typeof p.definition !== 'string' || typeof p.type !== 'string') {
+        return;
+      }
+      const url = p.definition.split('|')[0];
+      const expected = searchParameterTypes().get(url);
+      if (expected && expected !== p.type) {
+        issues.push({
+          severity: 'error',
+          code: 'value',
+          category: 'invariant',
+          segments: [...at, i, 'type'],
+          text: `Search parameter type at {path} is '${p.type}', but its definition ${url} has type '${expected}'`,
+          diagnostics: 'FHIR R4 CapabilityStatement searchParam.type: the type of the referenced SearchParameter',
+        });
+      }
+    });
+  };
+  rests.forEach((rest, r) => {
+    if (!isObject(rest)) {
+      return;
+    }
+    check(rest.searchParam, [...segments, 'rest', r, 'searchParam']);
+    (Array.isArray(rest.resource) ? rest.resource : []).forEach((res, j) => {
+      if (isObject(res)) {
+        check(res.searchParam, [...segments, 'rest', r, 'resource', j, 'searchParam']);
+      }
+    });
+  });
+  return issues;
+}
+
+/** True when an element path of a profile on `type` names an element of the base type. */
+export function pathExists(index: ElementIndex, type: string, path: string): boolean {
+  const parts = path.split('.');
+  if (parts[0] !== type) {
+    return false;
+  }
+  let container: string | undefined = type;
+  for (const part of parts.slice(1)) {
+    if (!container) {
+      return false;
+    }
+    let resolved;
+    if (part.endsWith('[x]')) {
+      const el = index.element(`${container}.${part}`);
+      resolved = el ? { element: el, type: el.types.length === 1 ? el.types[0].code : undefined } : undefined;
+    } else {
+      resolved = index.resolveChild(container, part);
+    }
+    if (!resolved) {
+      return false;
+    }
+    container = index.containerOf(resolved.element, resolved.type ?? resolved.element.types[0]?.code);
+  }
+  return true;
+}
+
+/** StructureDefinition (constraint): every differential element must name an element of the constrained type. */
+export function structureDefinitionRules(
+  index: ElementIndex,
+  sd: Record<string, unknown>,
+  segments: Segments,
+): RawIssue[] {
+  const type = sd.type;
+  if (
+    sd.derivation !== 'constraint' ||
+    typeof type !== 'string' ||
+    !(index.isResourceType(type) || index.isDataType(type))
+  ) {
+    return [];
+  }
+  const issues: RawIssue[] = [];
+  const differential =
+    isObject(sd.differential) && Array.isArray(sd.differential.element) ? sd.differential.element : [];
+  differential.forEach((el, i) => {
+    if (isObject(el) && typeof el.path === 'string' && !pathExists(index, type, el.path)) {
+      issues.push({
+        severity: 'error',
+        code: 'invalid',
+        category: 'invariant',
+        segments: [...segments, 'differential', 'element', i, 'path'],
+        text: `Element path '${el.path.slice(0, 200)}' at {path} does not exist in ${type} (FHIR R4); choice elements are written name[x] or with a type suffix such as valueQuantity`,
+        diagnostics: `StructureDefinition differential paths must resolve against the base type ${type}`,
+      });
+    }
+  });
+  return issues;
 }

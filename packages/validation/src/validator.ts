@@ -66,6 +66,9 @@ function merge(base: BaseR4, root: unknown, sources: RawIssue[][]): OperationOut
       if (raw.onlyIfRequiredBinding && loc?.element?.binding?.strength !== 'required') {
         continue;
       }
+      if (raw.onlyIfUnknownElement && loc?.element) {
+        continue;
+      }
       const path = loc?.path ?? raw.expression ?? '';
       const key = `${raw.severity === 'error' || raw.severity === 'fatal' ? '' : raw.text}|${raw.category}|${path}`;
       if (seen.has(key)) {
@@ -121,10 +124,18 @@ class BaseValidator implements Validator {
     if (!parsed.ok) {
       return outcomeOf([parsed.issue]);
     }
-    return this.validate(parsed.value as Resource, options);
+    const duplicates: RawIssue[] = parsed.duplicates.map((d) => ({
+      severity: 'error',
+      code: 'structure',
+      category: 'other',
+      segments: d.segments,
+      text: `Property ${quoteName(d.name)} occurs more than once in the object at {path}; only the last occurrence would be kept`,
+      diagnostics: 'FHIR JSON: a property SHALL NOT appear more than once in an object',
+    }));
+    return this.validate(parsed.value as Resource, options, duplicates);
   }
 
-  validate(resource: Resource | Bundle, options?: ValidateOptions): OperationOutcome {
+  validate(resource: Resource | Bundle, options?: ValidateOptions, extra: RawIssue[] = []): OperationOutcome {
     const input: unknown = resource;
     if (!isObject(input)) {
       return fatal(
@@ -148,7 +159,7 @@ class BaseValidator implements Validator {
       );
     }
     try {
-      return outcomeOf(this.check(input, options));
+      return outcomeOf(this.check(input, options, extra));
     } catch (err) {
       return fatal(
         'Validation could not be completed because of an internal error; the resource was not judged',
@@ -158,10 +169,15 @@ class BaseValidator implements Validator {
     }
   }
 
-  private check(input: Record<string, unknown>, options?: ValidateOptions): OperationOutcomeIssue[] {
+  private check(
+    input: Record<string, unknown>,
+    options: ValidateOptions | undefined,
+    extra: RawIssue[],
+  ): OperationOutcomeIssue[] {
     const ctx = {
       index: this.base.index,
       requiredExpansions: this.requiredBindings ? this.base.requiredExpansions : new Map(),
+      extensions: this.base.extensions,
     };
     let root = input;
     let walked = walk(ctx, root);
@@ -198,7 +214,7 @@ class BaseValidator implements Validator {
         });
       }
     }
-    return merge(this.base, root, [profiles, medplum, walked.issues, schema]);
+    return merge(this.base, root, [profiles, extra, medplum, walked.issues, schema]);
   }
 }
 

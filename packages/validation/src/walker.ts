@@ -1,10 +1,12 @@
 import type { FhirPathAtom, TypedValue } from '@medplum/core';
 import { evalFhirPathTyped, parseFhirPath, tryGetDataType } from '@medplum/core';
 import type { ElementIndex, ElementInfo } from './element-index';
+import type { ExtensionHost, ExtensionRegistry } from './extensions';
+import { contextAllows } from './extensions';
 import { PRIMITIVE_TYPES } from './element-index';
 import type { RawIssue, Segments } from './issues';
 import { allowedTargets, referenceTarget } from './references';
-import { attachmentRules, bundleRules } from './rules';
+import { attachmentRules, bundleRules, capabilityStatementRules, structureDefinitionRules } from './rules';
 import type { Expansion } from './terminology';
 import { allowedCodes, expansionHas } from './terminology';
 import { checkNarrativeXhtml } from './xhtml';
@@ -26,6 +28,8 @@ export interface WalkResult {
 export interface WalkerContext {
   readonly index: ElementIndex;
   readonly requiredExpansions: ReadonlyMap<string, Expansion>;
+  /** Known extension definitions: their context, value type and modifier flag are checked. */
+  readonly extensions?: ExtensionRegistry;
 }
 
 /**
@@ -86,6 +90,8 @@ interface LocalRef {
   readonly id: string;
   /** Allowed target types when the local reference is a Reference (undefined: any). */
   readonly targets?: readonly string[];
+  /** False for uri/canonical values such as contentReference: they count for dom-3 but are not held to ref-1. */
+  readonly isReference: boolean;
 }
 
 function bundleIndex(bundle: Record<string, unknown>): Map<string, string> {
@@ -99,6 +105,16 @@ function bundleIndex(bundle: Record<string, unknown>): Map<string, string> {
     }
   }
   return map;
+}
+
+function containedIds(frame: { resource: Record<string, unknown> }): Set<string> {
+  const ids = new Set<string>();
+  for (const c of Array.isArray(frame.resource.contained) ? frame.resource.contained : []) {
+    if (isObject(c) && typeof c.id === 'string') {
+      ids.add(c.id);
+    }
+  }
+  return ids;
 }
 
 interface ResourceFrame {
@@ -174,8 +190,12 @@ export function walk(ctx: WalkerContext, root: Record<string, unknown>): WalkRes
     }
     if (type === 'Bundle') {
       issues.push(...bundleRules(resource, segments));
+    } else if (type === 'CapabilityStatement') {
+      issues.push(...capabilityStatementRules(resource, segments));
+    } else if (type === 'StructureDefinition') {
+      issues.push(...structureDefinitionRules(ctx.index, resource, segments));
     }
-    visitObject(resource, type, segments, frame);
+    visitObject(resource, type, segments, frame, { elementPath: type, type, isResource: true });
     finishResource(frame);
     if (contained && parent) {
       for (const ref of frame.localRefs) {
@@ -209,7 +229,7 @@ export function walk(ctx: WalkerContext, root: Record<string, unknown>): WalkRes
         if (ref.targets && !ref.targets.includes(type)) {
           issues.push(wrongTarget(ref.segments, type, ref.targets));
         }
-      } else {
+      } else if (ref.isReference) {
         issues.push({
           severity: 'error',
           code: 'invariant',
@@ -283,7 +303,13 @@ export function walk(ctx: WalkerContext, root: Record<string, unknown>): WalkRes
     }
   };
 
-  const visitObject = (obj: Record<string, unknown>, container: string, segments: Segments, frame: ResourceFrame) => {
+  const visitObject = (
+    obj: Record<string, unknown>,
+    container: string,
+    segments: Segments,
+    frame: ResourceFrame,
+    host: ExtensionHost,
+  ) => {
     for (const key of Object.keys(obj)) {
       if (key === 'resourceType' && obj === frame.resource) {
         continue;
@@ -320,15 +346,26 @@ export function walk(ctx: WalkerContext, root: Record<string, unknown>): WalkRes
           });
           continue;
         }
+        const isExtensionList = !extension && (name === 'extension' || name === 'modifierExtension');
         value.forEach((item, i) => {
           if (item === undefined) {
             sawUndefined = true;
           } else if (item !== null) {
-            visitValue(item, resolved.element, extension ? 'Element' : resolved.type, [...here, i], frame);
+            if (isExtensionList && isObject(item)) {
+              checkExtension(item, host, [...here, i], name === 'modifierExtension');
+            }
+            visitValue(
+              item,
+              resolved.element,
+              extension ? 'Element' : resolved.type,
+              [...here, i],
+              frame,
+              resolved.type,
+            );
           }
         });
       } else {
-        visitValue(value, resolved.element, extension ? 'Element' : resolved.type, here, frame);
+        visitValue(value, resolved.element, extension ? 'Element' : resolved.type, here, frame, resolved.type);
       }
     }
   };
@@ -339,6 +376,8 @@ export function walk(ctx: WalkerContext, root: Record<string, unknown>): WalkRes
     type: string | undefined,
     segments: Segments,
     frame: ResourceFrame,
+    /** The element's own type, when `type` is 'Element' for a primitive's `_x` companion. */
+    declaredType?: string,
   ): void => {
     if (!type) {
       return;
@@ -348,7 +387,7 @@ export function walk(ctx: WalkerContext, root: Record<string, unknown>): WalkRes
         if (type === 'code') {
           checkBinding(el, segments, (exp) => expansionHas(exp, undefined, value), 'code');
         } else if ((type === 'uri' || type === 'canonical') && value.startsWith('#')) {
-          frame.localRefs.push({ segments, id: value.slice(1) });
+          frame.localRefs.push({ segments, id: value.slice(1), isReference: false });
         } else if (type === 'base64Binary' && !isBase64(value)) {
           issues.push({
             severity: 'error',
@@ -359,7 +398,14 @@ export function walk(ctx: WalkerContext, root: Record<string, unknown>): WalkRes
             diagnostics: 'FHIR R4 base64Binary: (\\s*([0-9a-zA-Z\\+/=]){4}\\s*)+',
           });
         } else if (type === 'xhtml') {
-          const problems = checkNarrativeXhtml(value);
+          const checked = checkNarrativeXhtml(value);
+          const problems = [...checked.problems];
+          const broken = checked.internalLinks.filter((id) => !checked.anchors.has(id) && !containedIds(frame).has(id));
+          if (broken.length > 0) {
+            problems.push(
+              `${broken.length === 1 ? 'an internal hyperlink does' : `${broken.length} internal hyperlinks do`} not resolve to an id or name in the narrative or to a contained resource`,
+            );
+          }
           if (problems.length > 0) {
             issues.push({
               severity: 'error',
@@ -410,7 +456,88 @@ export function walk(ctx: WalkerContext, root: Record<string, unknown>): WalkRes
       const invariantType = profile ? QUANTITY_PROFILES[profile] : type;
       checkInvariants(typeInvariants(invariantType), { type, value }, frame, segments, invariantType);
     }
-    visitObject(value, container, segments, frame);
+    visitObject(value, container, segments, frame, {
+      elementPath: el.path,
+      type: type === 'Element' && declaredType ? declaredType : type,
+      isResource: false,
+    });
+  };
+
+  const extensionIssue = (segments: Segments, text: string, diagnostics: string): RawIssue => ({
+    severity: 'error',
+    code: 'structure',
+    category: 'profile',
+    segments,
+    text,
+    diagnostics,
+  });
+
+  const checkExtension = (
+    ext: Record<string, unknown>,
+    host: ExtensionHost,
+    segments: Segments,
+    modifier: boolean,
+  ): void => {
+    const url = ext.url;
+    if (typeof url !== 'string') {
+      return; // Extension.url 1..1 is reported as a missing required element
+    }
+    if (url.includes('|')) {
+      issues.push(
+        extensionIssue(
+          [...segments, 'url'],
+          'Extension URL at {path} must not contain a version (|...): extensions are identified by their URL alone',
+          'FHIR R4 Extension.url: the canonical URL of the extension definition, without version',
+        ),
+      );
+      return;
+    }
+    const def = ctx.extensions?.get(url);
+    if (!def) {
+      return;
+    }
+    const rule = `extension definition ${def.url}`;
+    if (def.modifier !== modifier) {
+      issues.push(
+        extensionIssue(
+          segments,
+          def.modifier
+            ? `Extension ${def.url} at {path} is a modifier extension and must be placed in modifierExtension`
+            : `Extension ${def.url} at {path} is not a modifier extension and must not be placed in modifierExtension`,
+          `${rule}: isModifier = ${def.modifier}`,
+        ),
+      );
+    }
+    if (!contextAllows(def, host)) {
+      issues.push(
+        extensionIssue(
+          segments,
+          `Extension ${def.url} is not allowed at {path} (on ${host.elementPath}); it may only be used on: ${def.contexts.join(', ')}`,
+          `${rule}: context`,
+        ),
+      );
+    }
+    const valueKey = Object.keys(ext).find((k) => k.startsWith('value') && k.length > 5);
+    if (valueKey && def.complex) {
+      issues.push(
+        extensionIssue(
+          [...segments, valueKey],
+          `Extension ${def.url} at {path} is a complex extension: it carries nested extensions, not a value`,
+          `${rule}: value[x] 0..0`,
+        ),
+      );
+    } else if (valueKey && def.valueTypes.length > 0) {
+      const suffix = valueKey.slice(5);
+      if (!def.valueTypes.some((t) => t.charAt(0).toUpperCase() + t.slice(1) === suffix)) {
+        issues.push(
+          extensionIssue(
+            [...segments, valueKey],
+            `Extension ${def.url} does not allow a value of type ${quoteName(suffix)} at {path} (allowed: ${def.valueTypes.join(', ')})`,
+            `${rule}: value[x] types`,
+          ),
+        );
+      }
+    }
   };
 
   const wrongTarget = (segments: Segments, type: string, targets: readonly string[]): RawIssue => ({
@@ -425,7 +552,7 @@ export function walk(ctx: WalkerContext, root: Record<string, unknown>): WalkRes
   const checkReference = (reference: string, el: ElementInfo, segments: Segments, frame: ResourceFrame): void => {
     const targets = allowedTargets(el);
     if (reference.startsWith('#')) {
-      frame.localRefs.push({ segments, id: reference.slice(1), targets });
+      frame.localRefs.push({ segments, id: reference.slice(1), targets, isReference: true });
       return;
     }
     const target = referenceTarget(reference, frame.bundleTypes);

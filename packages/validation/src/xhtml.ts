@@ -86,9 +86,20 @@ function entityProblem(text: string): string | undefined {
 
 const NAME = /^[A-Za-z_][\w.:-]*/;
 
-/** Returns the problems found (empty when the div is acceptable). */
-export function checkNarrativeXhtml(div: string): string[] {
+export interface XhtmlCheck {
+  /** Problems found (empty when the div is acceptable). */
+  readonly problems: string[];
+  /** Targets of internal hyperlinks (`href="#x"` gives `x`). */
+  readonly internalLinks: string[];
+  /** Values of `id` and `name` attributes (anchors internal links may point to). */
+  readonly anchors: Set<string>;
+}
+
+/** Check a Narrative.div. */
+export function checkNarrativeXhtml(div: string): XhtmlCheck {
   const problems: string[] = [];
+  const internalLinks: string[] = [];
+  const anchors = new Set<string>();
   const stack: string[] = [];
   let roots = 0;
   let pos = 0;
@@ -213,7 +224,12 @@ export function checkNarrativeXhtml(div: string): string[] {
         `the element '${local}', which FHIR narrative does not allow (no scripts, forms, frames, objects, head or body)`,
       );
     }
-    for (const attrName of attributes.keys()) {
+    for (const [attrName, value] of attributes) {
+      if (attrName === 'id' || attrName === 'name') {
+        anchors.add(value);
+      } else if (attrName === 'href' && local.toLowerCase() === 'a' && value.startsWith('#') && value.length > 1) {
+        internalLinks.push(value.slice(1));
+      }
       if (/^on/i.test(attrName)) {
         problems.push(`the event handler attribute '${attrName}', which FHIR narrative does not allow`);
       }
@@ -229,5 +245,5 @@ export function checkNarrativeXhtml(div: string): string[] {
   if (roots === 0 && problems.length === 0) {
     problems.push('no div element');
   }
-  return [...new Set(problems)];
+  return { problems: [...new Set(problems)], internalLinks, anchors };
 }
