@@ -96,7 +96,7 @@ function translateHl7Input(input: Buffer | string, options: IntakeOptions): Mess
     outcome: outcomeFromHl7Errors([e]),
     hl7Errors: [e],
   }));
-  for (const raw of batch.messages) {
+  for (const { text: raw } of batch.messages) {
     const r = translateHl7(raw, options.hl7);
     if (!r.ok) {
       results.push({

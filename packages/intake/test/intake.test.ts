@@ -1,0 +1,68 @@
+import fs from 'node:fs';
+import path from 'node:path';
+import { detectFormat, translateInput } from '../src';
+
+const repoRoot = path.resolve(__dirname, '..', '..', '..');
+const firstSample = (sub: string) => {
+  const dir = path.join(repoRoot, 'samples', sub);
+  return fs.readFileSync(path.join(dir, fs.readdirSync(dir).filter((f) => f.endsWith('.json'))[0]));
+};
+
+describe('detectFormat', () => {
+  it.each([
+    ['{"kind":"order"}', 'json'],
+    ['  \n {"kind":"order"}', 'json'],
+    ['\uFEFF{"a":1}', 'json'],
+    ['MSH|^~\\&|LAB', 'hl7v2'],
+    ['\uFEFFMSH|^~\\&|LAB', 'hl7v2'],
+    ['FHS|^~\\&|', 'hl7v2'],
+    ['BHS|^~\\&|', 'hl7v2'],
+    ['[1,2]', undefined],
+    ['hello', undefined],
+    ['', undefined],
+  ])('%j → %s', (text, format) => {
+    expect(detectFormat(text)).toBe(format);
+    expect(detectFormat(Buffer.from(text))).toBe(format);
+  });
+});
+
+describe('translateInput', () => {
+  it('maps a canonical JSON order to one item with a Bundle', () => {
+    const [r] = translateInput(firstSample('orders'));
+    expect(r.ok).toBe(true);
+    if (r.ok) {
+      expect(r.items).toHaveLength(1);
+      expect(r.items[0].message.kind).toBe('order');
+      expect(r.items[0].bundle.type).toBe('transaction');
+    }
+  });
+
+  it('refuses input over the size limit before parsing it', () => {
+    const [r] = translateInput(Buffer.alloc(2048, 0x7b), { maxBytes: 1024 });
+    expect(r.ok).toBe(false);
+    if (!r.ok) {
+      expect(r.outcome.issue[0].code).toBe('too-costly');
+      expect(r.outcome.issue[0].details?.text).toMatch(/2048 bytes; the limit is 1024/);
+    }
+  });
+
+  it('answers 10 MB of junk with one clear issue, quickly', () => {
+    const started = Date.now();
+    const results = translateInput(Buffer.alloc(10 * 1024 * 1024, 'x'));
+    expect(results).toHaveLength(1);
+    expect(results[0].ok).toBe(false);
+    expect(Date.now() - started).toBeLessThan(5000);
+  });
+
+  it('reports every schema problem of a JSON document with its path', () => {
+    const order = JSON.parse(firstSample('orders').toString('utf8'));
+    order.priority = 'whenever';
+    order.specimens[0].kind = 'blood';
+    const [r] = translateInput(JSON.stringify(order));
+    expect(r.ok).toBe(false);
+    if (!r.ok) {
+      const paths = r.outcome.issue.map((i) => i.expression?.[0]);
+      expect(paths).toEqual(expect.arrayContaining(['/priority', '/specimens/0/kind']));
+    }
+  });
+});
