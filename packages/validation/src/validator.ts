@@ -12,6 +12,7 @@ import { runMedplum, withoutNested } from './medplum';
 import { quoteName, walk } from './walker';
 
 const HINTS: Record<string, string> = formatHints;
+const TEXT_KEYED: ReadonlySet<string> = new Set(['invariant', 'profile', 'reference', 'other']);
 const BASE_PROFILE_PREFIX = 'http://hl7.org/fhir/StructureDefinition/';
 
 export interface CreateValidatorOptions {
@@ -70,7 +71,9 @@ function merge(base: BaseR4, root: unknown, sources: RawIssue[][]): OperationOut
         continue;
       }
       const path = loc?.path ?? raw.expression ?? '';
-      const key = `${raw.severity === 'error' || raw.severity === 'fatal' ? '' : raw.text}|${raw.category}|${path}`;
+      // Distinct rules of these kinds can fail at the same location; the others are one problem per location.
+      const byText = raw.severity === 'warning' || raw.severity === 'information' || TEXT_KEYED.has(raw.category);
+      const key = `${byText ? raw.text : ''}|${raw.category}|${path}`;
       if (seen.has(key)) {
         continue;
       }

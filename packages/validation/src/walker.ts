@@ -185,9 +185,10 @@ export function walk(ctx: WalkerContext, root: Record<string, unknown>): WalkRes
     };
     if (parent) {
       nested.push({ resource, segments });
-      // @medplum/core evaluates resource-level invariants for the root only.
-      checkInvariants(typeInvariants(type), typed, frame, segments, `${type} (resource)`);
     }
+    // @medplum/core evaluates resource-level invariants for the root only, and stops at the
+    // first one that fails: evaluate them all, for nested resources too.
+    checkInvariants(typeInvariants(type), typed, frame, segments, `${type} (resource)`);
     if (type === 'Bundle') {
       issues.push(...bundleRules(resource, segments));
     } else if (type === 'CapabilityStatement') {

@@ -286,3 +286,20 @@ describe('robustness and privacy', () => {
     expect(keys.filter((k) => k.startsWith('Specimen.status|'))).toHaveLength(1);
   });
 });
+
+describe('invariants', () => {
+  it('reports every failing resource-level invariant, each once', () => {
+    const obs = asResource({
+      ...blastObservation(),
+      dataAbsentReason: { text: 'not done' },
+      contained: [{ resourceType: 'Device', id: 'analyser', meta: { versionId: '3' } }],
+      device: { reference: '#analyser' },
+    });
+    const texts = validator
+      .validate(obs)
+      .issue.filter((i) => i.expression?.[0] === 'Observation')
+      .map((i) => i.details?.text ?? '');
+    expect(texts.filter((t) => /obs-6/.test(t))).toHaveLength(1);
+    expect(texts.filter((t) => /dom-4/.test(t))).toHaveLength(1);
+  });
+});
