@@ -5,7 +5,7 @@
 import errorCodesJson from './data/error-codes.json';
 import { DEFAULT_DELIMITERS, Delimiters, escapeHl7, unescapeHl7 } from './escape';
 import { decodeBytes } from './input';
-import type { AckOptions, AckRequest, Hl7Error, RawHl7 } from './types';
+import type { AckOptions, AckRequest, Hl7Control, Hl7Error, RawHl7 } from './types';
 
 const ERROR_TEXT = new Map<string, string>(Object.entries(errorCodesJson.codes));
 
@@ -61,6 +61,41 @@ function field(msh: IncomingMsh | undefined, n: number): string {
 
 function component(msh: IncomingMsh | undefined, n: number, c: number): string {
   return (field(msh, n).split('^')[c - 1] ?? '').replace(/&.*$/, '');
+}
+
+/** MSH-n component c (1-based), first repetition, escapes decoded, trimmed. */
+function decoded(msh: IncomingMsh, n: number, c: number): string {
+  const raw = (msh.fields[n - 1] ?? '').split(msh.d.repetition)[0];
+  const comp = (raw.split(msh.d.component)[c - 1] ?? '').split(msh.d.subcomponent)[0];
+  return unescapeHl7(comp, msh.d).trim();
+}
+
+/**
+ * The control fields of a message's MSH (MSH-3/4 as HD.1 else HD.2, MSH-10, MSH-12), read by hand with the
+ * message's own delimiters, without parsing the rest: what a listener needs before translating (sender
+ * allow-list, duplicate detection). The values are the ones translateHl7 reports in `control`. Undefined when
+ * there is no readable MSH. Never throws.
+ */
+export function peekControl(
+  message: string | Buffer | Uint8Array | RawHl7,
+): (Hl7Control & { messageType: string }) | undefined {
+  let msh: IncomingMsh | undefined;
+  try {
+    msh = readMsh(message);
+  } catch {
+    return undefined;
+  }
+  if (!msh) return undefined;
+  const m = msh;
+  const type = decoded(m, 9, 1).toUpperCase();
+  const trigger = decoded(m, 9, 2).toUpperCase();
+  return {
+    messageId: decoded(m, 10, 1),
+    sendingApplication: decoded(m, 3, 1) || decoded(m, 3, 2),
+    sendingFacility: decoded(m, 4, 1) || decoded(m, 4, 2),
+    version: decoded(m, 12, 1),
+    messageType: type || trigger ? `${type}^${trigger}` : '',
+  };
 }
 
 const pad = (n: number, w = 2): string => String(n).padStart(w, '0');

@@ -25,7 +25,12 @@ import {
   volumeFactor,
 } from './tables';
 
-/** The MR identifier of PID-3 (CX.5 in the configured MRN types), its system from CX.4 or the placer facility. */
+/**
+ * The patient's identifier from PID-3: the first repetition whose CX.5 is an MRN type (default MR), its system
+ * from CX.4 or the placer facility. When no repetition is MRN-typed, the first fallback-typed repetition (CX.5
+ * empty, PI, PT, PN, PE, MRT by default) that names an assigning authority stands in, else the first fallback-typed
+ * one (with a warning). Other types (SS, DL, PPN, AN, VN, …) never become the patient key.
+ */
 export function mrnOf(pid: Seg | undefined, ctx: Ctx): BusinessIdentifier | undefined {
   if (!pid) {
     ctx.issues.error({ segment: 'PID', sequence: 1, field: 0 }, 100, 'the message has no PID segment');
@@ -36,17 +41,38 @@ export function mrnOf(pid: Seg | undefined, ctx: Ctx): BusinessIdentifier | unde
     return undefined;
   }
   const reps = pid.reps(3).length;
+  const hdOf = (r: number): Hd => ({
+    ns: pid.sub(3, 4, 1, r),
+    uid: pid.sub(3, 4, 2, r),
+    type: pid.sub(3, 4, 3, r).toUpperCase(),
+  });
+  let withAuthority: number | undefined;
+  let anyFallback: number | undefined;
   for (let r = 0; r < reps; r++) {
     const type = pid.comp(3, 5, r).toUpperCase();
     const value = pid.comp(3, 1, r);
-    if (!value || !ctx.opts.mrnTypes.has(type)) continue;
-    const hd: Hd = { ns: pid.sub(3, 4, 1, r), uid: pid.sub(3, 4, 2, r), type: pid.sub(3, 4, 3, r).toUpperCase() };
-    return identifier(value, hd, ctx.placerFac, ctx);
+    if (!value) continue;
+    if (ctx.opts.mrnTypes.has(type)) return identifier(value, hdOf(r), ctx.placerFac, ctx);
+    if (!ctx.opts.mrnFallbackTypes.has(type)) continue;
+    anyFallback ??= r;
+    const hd = hdOf(r);
+    if (withAuthority === undefined && (hd.ns || hd.uid)) withAuthority = r;
+  }
+  const pick = withAuthority ?? anyFallback;
+  if (pick !== undefined) {
+    const type = pid.comp(3, 5, pick).toUpperCase();
+    ctx.issues.warn(
+      pid.loc(3, 1, pick + 1),
+      `PID-3 has no identifier of type ${[...ctx.opts.mrnTypes].join('/')}: repetition ${pick + 1} ` +
+        `(type ${type || 'not given'}${withAuthority === pick ? ', with an assigning authority' : ''}) stands in for the MRN`,
+    );
+    return identifier(pid.comp(3, 1, pick), hdOf(pick), ctx.placerFac, ctx);
   }
   ctx.issues.error(
     pid.loc(3, 5),
     101,
-    `PID-3 has no identifier of type ${[...ctx.opts.mrnTypes].join('/')} (medical record number)`,
+    `PID-3 has no identifier of type ${[...ctx.opts.mrnTypes].join('/')} (medical record number)` +
+      (ctx.opts.mrnFallbackTypes.size ? ' nor one that may stand in for it' : ''),
   );
   return undefined;
 }

@@ -12,6 +12,7 @@ export interface ResolvedOptions {
   namespaces: Record<string, string>;
   defaultIdentifierSystem: string;
   mrnTypes: Set<string>;
+  mrnFallbackTypes: Set<string>;
   codingSystems: Record<string, string>;
 }
 

@@ -5,10 +5,11 @@
  *   translateHl7(message, options)  one message → BmaOrder[] / ResultUpdate[] or Hl7Error[]; never throws
  *   ackCodeFor(result)              AA / AE / AR for a translation result
  *   buildAck(message, {code, errors, text})  the ACK string (works on garbage input too)
+ *   peekControl(message)            MSH-3/4/10/12 read without translating (for listeners)
  */
 export { parseHl7Batch } from './input';
-export { translateHl7, ackCodeFor } from './translate';
-export { buildAck } from './ack';
+export { translateHl7, ackCodeFor, DEFAULT_MRN_FALLBACK_TYPES } from './translate';
+export { buildAck, peekControl } from './ack';
 export { unescapeHl7, escapeHl7 } from './escape';
 export type {
   AckOptions,

@@ -129,7 +129,9 @@ function mapGroup(
   };
   for (const s of g.spm) {
     const id = spmIdOf(s.spm, ctx);
-    if (!id) ctx.issues.error(s.spm.loc(2), 101, 'SPM-2 (specimen id) is required');
+    // A result only refers to the order's specimens; without an id there is nothing to refer to (the report
+    // is still usable). An order, which creates the Specimen, keeps SPM-2 required.
+    if (!id) ctx.issues.warn(s.spm.loc(2), 'SPM-2 (specimen id) is empty: the report names no specimen for this SPM');
     addSpecimen(id);
   }
   if (g.spm.length === 0 && obr.has(15) && placer) addSpecimen(spsSpecimenId(obr, placer));

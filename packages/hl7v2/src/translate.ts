@@ -14,6 +14,8 @@ const SUPPORTED: Record<string, SupportedMessageType> = {
   'ORM^O01': 'ORM^O01',
   'ORU^R01': 'ORU^R01',
 };
+/** PID-3 CX.5 types that may stand in for a missing MRN ('' = no type given). */
+export const DEFAULT_MRN_FALLBACK_TYPES: readonly string[] = ['', 'PI', 'PT', 'PN', 'PE', 'MRT'];
 const TYPES = new Set(['OML', 'ORM', 'ORU']);
 /** v2.3 to v2.8.x (and 2.9) are read; older versions lack the fields this mapping relies on. */
 const VERSION = /^2\.(3(\.1)?|4|5(\.1)?|6|7(\.1)?|8(\.[12])?|9(\.1)?)$/;
@@ -25,6 +27,7 @@ function resolveOptions(o: Hl7Options): ResolvedOptions {
     namespaces: o.namespaces ?? {},
     defaultIdentifierSystem: o.defaultIdentifierSystem ?? authorities.unspecifiedSystem,
     mrnTypes: new Set((o.mrnIdentifierTypes ?? ['MR']).map((t) => t.toUpperCase())),
+    mrnFallbackTypes: new Set((o.mrnFallbackTypes ?? DEFAULT_MRN_FALLBACK_TYPES).map((t) => t.toUpperCase())),
     codingSystems: o.codingSystems ?? {},
   };
 }

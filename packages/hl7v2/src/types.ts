@@ -1,7 +1,7 @@
 import type { CanonicalMessage, Coding } from '@marrowbridge/model';
 
-/** HL7 table 0357 (message error condition codes) values this package emits. */
-export type Hl7ErrorCode = 100 | 101 | 102 | 103 | 200 | 201 | 203 | 204 | 205 | 207;
+/** HL7 table 0357 (message error condition codes) values this package and the MLLP listener emit. */
+export type Hl7ErrorCode = 100 | 101 | 102 | 103 | 104 | 200 | 201 | 203 | 204 | 205 | 206 | 207;
 
 /**
  * One problem in an HL7 v2 message, located like an ERR-2 (ERL): segment, its occurrence number, field
@@ -55,6 +55,12 @@ export interface Hl7Options {
   defaultIdentifierSystem?: string;
   /** PID-3 identifier type codes (CX.5) that denote the MRN. Default ['MR']. */
   mrnIdentifierTypes?: string[];
+  /**
+   * When no PID-3 repetition has an MRN type: the CX.5 types that may stand in for it ('' = no type given).
+   * The first such repetition with an assigning authority is taken, else the first one; a warning says so.
+   * Default ['', 'PI', 'PT', 'PN', 'PE', 'MRT']; [] turns the fallback off. SS, DL, PPN, AN, VN … are never used.
+   */
+  mrnFallbackTypes?: string[];
   /** Extra v2 coding-system names (CWE.3) → FHIR system URIs; override the built-in table. */
   codingSystems?: Record<string, string>;
 }

@@ -1,5 +1,5 @@
 import { Hl7Message } from '@medplum/core';
-import { ackCodeFor, buildAck, parseHl7Batch, translateHl7 } from '../src';
+import { ackCodeFor, buildAck, parseHl7Batch, peekControl, translateHl7 } from '../src';
 import type { Hl7Error } from '../src';
 import { fixture, fixtureBytes, ORM, ORU_P, setField } from './helpers';
 
@@ -93,5 +93,37 @@ describe('buildAck', () => {
     expect(lines[0].split('|')[8]).toBe('ACK^A01^ACK');
     expect(lines[1]).toBe('MSA|AR|ORU-1001');
     expect(lines[2]).toContain('|200^Unsupported message type^HL70357|F|');
+  });
+});
+
+describe('peekControl', () => {
+  it('reads MSH-3/4/9/10/12 as translateHl7 reports them, without translating', () => {
+    const text = fixture(ORU_P);
+    const r = translateHl7(text);
+    const peek = peekControl(text);
+    expect(r.ok && r.control).toEqual({
+      messageId: peek?.messageId,
+      sendingApplication: peek?.sendingApplication,
+      sendingFacility: peek?.sendingFacility,
+      version: peek?.version,
+    });
+    expect(peek?.messageType).toBe('ORU^R01');
+  });
+
+  it('uses the message delimiters, decodes escapes and falls back to HD.2', () => {
+    const text = 'MSH#*~\\&#*2.16.840.1.113883.9.1*ISO#FAC\\F\\1###20240101##ADT*A01#ID-7#P#2.5.1';
+    expect(peekControl(text)).toEqual({
+      messageId: 'ID-7',
+      sendingApplication: '2.16.840.1.113883.9.1',
+      sendingFacility: 'FAC#1',
+      version: '2.5.1',
+      messageType: 'ADT^A01',
+    });
+  });
+
+  it('gives undefined for input without a readable MSH, never throws', () => {
+    expect(peekControl('hello')).toBeUndefined();
+    expect(peekControl(Buffer.from([0, 1, 2, 0xff]))).toBeUndefined();
+    expect(peekControl('MSH|')).toBeUndefined();
   });
 });

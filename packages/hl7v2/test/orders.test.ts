@@ -344,3 +344,37 @@ describe('specimen kinds and sites', () => {
     );
   });
 });
+
+describe('PID-3 without an MR-typed identifier: the fallback', () => {
+  const withPid3 = (value: string) => setField(fixture(OML), 'PID', 1, 3, value);
+
+  it('takes the first fallback-typed repetition that has an assigning authority, with a warning', () => {
+    const r = ok(
+      translateHl7(withPid3('555001234^^^SSA^SS~X-1^^^^PI~X-2^^^MBHOSP&2.16.840.1.113883.3.9999.1&ISO^PI'), NY),
+    );
+    const item = r.items[0];
+    expect(item.kind === 'order' && item.patient.mrn).toEqual({
+      system: 'urn:oid:2.16.840.1.113883.3.9999.1',
+      value: 'X-2',
+    });
+    const w = r.warnings.find((x) => x.segment === 'PID' && x.field === 3);
+    expect(w?.message).toMatch(/repetition 3 \(type PI, with an assigning authority\) stands in for the MRN/);
+    expect(w?.message).not.toMatch(/X-2|555001234/);
+  });
+
+  it('else the first fallback-typed repetition (untyped, no authority: the placer facility is implied)', () => {
+    const o = order(withPid3('555001234^^^SSA^SS~X-1'), NY);
+    expect(o.patient.mrn).toEqual({ system: 'urn:oid:2.16.840.1.113883.3.9999', value: 'X-1' });
+  });
+
+  it('prefers an MR-typed repetition wherever it is', () => {
+    const o = order(withPid3('X-1^^^MBHOSP^PI~MRN-9^^^MBHOSP^MR'), NY);
+    expect(o.patient.mrn.value).toBe('MRN-9');
+  });
+
+  it('never uses SS, DL or account numbers, and can be turned off', () => {
+    expect(errorAt(translateHl7(withPid3('555001234^^^SSA^SS~D-1^^^^DL~A-1^^^^AN'), NY), 'PID', 3).code).toBe(101);
+    const off = translateHl7(withPid3('X-1^^^MBHOSP^PI'), { ...NY, mrnFallbackTypes: [] });
+    expect(errorAt(off, 'PID', 3).message).toMatch(/has no identifier of type MR \(medical record number\)$/);
+  });
+});

@@ -18,8 +18,8 @@ const cases: Case[] = [
     ack: 'AE',
   },
   {
-    name: 'no MR identifier in PID-3',
-    text: () => setField(fixture(OML), 'PID', 1, 3, 'X-1^^^MBHOSP^PI'),
+    name: 'no MR identifier in PID-3 and none that may stand in (SSN only)',
+    text: () => setField(fixture(OML), 'PID', 1, 3, '555001234^^^SSA^SS'),
     at: { segment: 'PID', field: 3, component: 5, code: 101 },
     ack: 'AE',
   },

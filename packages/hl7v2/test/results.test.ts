@@ -348,6 +348,13 @@ describe('result fallbacks and options', () => {
     expect(r.specimenIds.map((s) => s.value)).toEqual(['SPC-5001-A', 'SPC-5001-A1']);
   });
 
+  it('accepts an SPM without SPM-2 in a result: the report names no specimen for it (warning)', () => {
+    const u = ok(translateHl7(setField(fixture(ORU_F), 'SPM', 1, 2, '')));
+    const item = u.items[0];
+    expect(item.kind === 'result' && item.specimenIds).toEqual([]);
+    expect(u.warnings.some((w) => w.segment === 'SPM' && w.field === 2)).toBe(true);
+  });
+
   it('derives the specimen id from OBR-15 when there is no SPM', () => {
     const text = setField(fixture(ORU_P), 'OBR', 1, 15, 'MAR&Marrow&HL70070');
     expect(result(text).specimenIds).toEqual([
