@@ -49,9 +49,7 @@ export function loadConfig<S extends Specs>(specs: S, env: Env = process.env): C
 
 /** Markdown rows (name | default | meaning) for the README's configuration table. */
 export function describeSettings(specs: Specs): string[] {
-  return Object.values(specs).map(
-    (s) => `| \`${s.env}\` | ${defaultText(s)} | ${s.help} |`,
-  );
+  return Object.values(specs).map((s) => `| \`${s.env}\` | ${defaultText(s)} | ${s.help} |`);
 }
 
 export function text(raw: string): string {
