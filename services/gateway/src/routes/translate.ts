@@ -118,8 +118,8 @@ async function view(deps: AppDeps, r: MessageResult, index: number, diff: boolea
 }
 
 async function diffOf(ehr: EhrClient, item: TranslatedItem): Promise<TranslatedItemView['diff']> {
+  const out: NonNullable<TranslatedItemView['diff']> = {};
   try {
-    const out: NonNullable<TranslatedItemView['diff']> = {};
     if (item.message.kind === 'result') {
       const report = item.bundle.entry
         ?.map((e) => e.resource)
@@ -150,6 +150,6 @@ async function diffOf(ehr: EhrClient, item: TranslatedItem): Promise<TranslatedI
           issue: [outcome(`the EHR could not be read: ${err.reason}`, 'transient').issue[0], ...err.outcome.issue],
         }
       : outcome(`the EHR could not be read: ${err.reason}`, err.kind === 'transient' ? 'transient' : 'processing');
-    return { outcome: o };
+    return { ...out, outcome: o };
   }
 }
