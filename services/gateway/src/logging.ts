@@ -53,10 +53,8 @@ export function httpLogger(log: Logger): RequestHandler {
       return id;
     },
     serializers: {
-      req: (req: { raw?: IncomingMessage; method?: string }) => ({
-        method: req.method,
-        route: req.raw ? routeOf(req.raw) : undefined,
-      }),
+      // Serialized when the request starts: the route is added when it ends (below).
+      req: (req: { method?: string }) => ({ method: req.method }),
       res: (res: { statusCode?: number }) => ({ statusCode: res.statusCode }),
       err: (err: Error) => ({ type: err.name }),
     },
@@ -65,6 +63,8 @@ export function httpLogger(log: Logger): RequestHandler {
       if (res.statusCode >= 400) return 'info';
       return 'info';
     },
+    customSuccessObject: (req, _res, value: Record<string, unknown>) => ({ ...value, route: routeOf(req) }),
+    customErrorObject: (req, _res, _err, value: Record<string, unknown>) => ({ ...value, route: routeOf(req) }),
     customSuccessMessage: () => 'request completed',
     customErrorMessage: () => 'request failed',
     autoLogging: { ignore: (req) => req.url === '/healthz' || req.url === '/readyz' || req.url === '/metrics' },

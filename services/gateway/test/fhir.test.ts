@@ -74,7 +74,9 @@ describe('FHIR-style operations', () => {
 
   it('$validate of a Bundle checks its entries', async () => {
     const res = await post('/$translate', fs.readFileSync(sample('order-sternum'), 'utf8'), JSON_HEADERS);
-    const translated = (await res.json()) as { messages: { items: { bundle: { entry: { resource: Record<string, unknown> }[] } }[] }[] };
+    const translated = (await res.json()) as {
+      messages: { items: { bundle: { entry: { resource: Record<string, unknown> }[] } }[] }[];
+    };
     const bundle = translated.messages[0].items[0].bundle;
     const clean = (await (await post('/fhir/Bundle/$validate', bundle)).json()) as Outcome;
     expect(errorsOf(clean)).toEqual([]);
@@ -104,7 +106,10 @@ describe('FHIR-style operations', () => {
     const cs = (await res.json()) as {
       resourceType: string;
       fhirVersion: string;
-      rest: { resource: { type: string; supportedProfile?: string[]; operation?: { name: string }[] }[]; operation: { name: string }[] }[];
+      rest: {
+        resource: { type: string; supportedProfile?: string[]; operation?: { name: string }[] }[];
+        operation: { name: string }[];
+      }[];
     };
     expect(cs.resourceType).toBe('CapabilityStatement');
     expect(cs.fhirVersion).toBe('4.0.1');
@@ -166,7 +171,8 @@ describe('FHIR-style operations', () => {
     for (const [p, ops] of Object.entries(doc.paths)) {
       for (const op of Object.values(ops)) {
         if (p === '/healthz' || p === '/readyz') expect(op.security).toEqual([]);
-        else expect(op.security).toEqual([{ bearerJwt: [expect.stringMatching(/^marrowbridge\/(intake|read|admin)$/)] }]);
+        else
+          expect(op.security).toEqual([{ bearerJwt: [expect.stringMatching(/^marrowbridge\/(intake|read|admin)$/)] }]);
       }
     }
   });

@@ -46,7 +46,7 @@ export async function makeSigner(): Promise<Signer> {
 }
 
 /** A pino logger writing JSON lines into memory (and the lines, to grep). */
-export function captureLogs(level = 'info'): { log: Logger; lines: string[] } {
+export function captureLogs(level = 'info', service = 'gateway'): { log: Logger; lines: string[] } {
   const lines: string[] = [];
   const stream = new Writable({
     write(chunk: Buffer, _enc, cb) {
@@ -54,7 +54,7 @@ export function captureLogs(level = 'info'): { log: Logger; lines: string[] } {
       cb();
     },
   });
-  return { log: pino({ level, base: { service: 'gateway' } }, stream), lines };
+  return { log: pino({ level, base: { service } }, stream), lines };
 }
 
 export interface GatewayStack {

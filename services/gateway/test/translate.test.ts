@@ -27,7 +27,11 @@ interface Translated {
       valid: boolean;
       bundle: { resourceType: string; type: string; entry: unknown[] };
       outcome: { resourceType: string };
-      diff?: { entries?: DiffEntry[]; precedence?: { action: string }; outcome?: { issue: { details: { text: string } }[] } };
+      diff?: {
+        entries?: DiffEntry[];
+        precedence?: { action: string };
+        outcome?: { issue: { details: { text: string } }[] };
+      };
     }[];
   }[];
 }
@@ -46,7 +50,9 @@ describe('POST /$translate', () => {
   };
   const pending = async () => {
     const counts = await Promise.all(
-      [g.stack.queues.orders, g.stack.queues.results].map((q) => q.getJobCounts('waiting', 'active', 'delayed', 'completed')),
+      [g.stack.queues.orders, g.stack.queues.results].map((q) =>
+        q.getJobCounts('waiting', 'active', 'delayed', 'completed'),
+      ),
     );
     return counts.reduce((n, c) => n + Object.values(c).reduce((a, b) => a + b, 0), 0);
   };
@@ -92,7 +98,9 @@ describe('POST /$translate', () => {
     await worker.close();
     const after = await translate(orderText, '?diff=true');
     expect(after.messages[0].items[0].diff!.entries!.map((e) => e.action)).toEqual(entries.map(() => 'unchanged'));
-    expect(after.messages[0].items[0].diff!.entries!.every((e) => /^[A-Za-z]+\/[^/]+$/.test(e.reference ?? ''))).toBe(true);
+    expect(after.messages[0].items[0].diff!.entries!.every((e) => /^[A-Za-z]+\/[^/]+$/.test(e.reference ?? ''))).toBe(
+      true,
+    );
 
     // A changed order: only the ServiceRequest differs, with a JSON Patch that says how.
     const changed = JSON.parse(orderText) as { priority: string };
