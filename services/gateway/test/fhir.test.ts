@@ -141,6 +141,13 @@ describe('FHIR-style operations', () => {
     expect(((await missing.json()) as Outcome).issue[0].code).toBe('not-found');
   });
 
+  it('times every validation in the metrics', async () => {
+    const text = await (await g.call('/metrics')).text();
+    const m = /^marrowbridge_validation_duration_seconds_count\{operation="\$validate"\} (\d+)$/m.exec(text);
+    expect(Number(m?.[1])).toBeGreaterThanOrEqual(7);
+    expect(text).toMatch(/^marrowbridge_validation_duration_seconds_count\{operation="\$translate"\} [1-9]/m);
+  });
+
   it('answers unknown routes with a 404 OperationOutcome', async () => {
     const res = await g.call('/nowhere');
     expect(res.status).toBe(404);

@@ -6,6 +6,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { withTestRedis } from '../../../test/harness/redis';
 import { sample } from '../../../test/support/stack';
+import type { Hl7Answer, MllpHostContext } from '../src';
 import { HL7_HEADERS, JSON_HEADERS, startGatewayStack, type GatewayStack } from './helpers';
 
 const redis = withTestRedis();
@@ -162,5 +163,33 @@ describe('intake', () => {
     expect(garbage.status).toBe(400);
     expect(await garbage.text()).toMatch(/^MSH\|.*\rMSA\|AR\|/s);
     expect(await jobCount()).toBe(before);
+  });
+});
+
+describe('hosting an MLLP listener', () => {
+  it('hands the listener a handler that queues like POST /hl7, and stops it with the gateway', async () => {
+    let ctx: MllpHostContext | undefined;
+    let stopped = false;
+    const g = await startGatewayStack({
+      redisUrl: redis().url,
+      overrides: {
+        mllp: async (c) => {
+          ctx = c;
+          return { address: 'mllp://test', stop: async () => void (stopped = true) };
+        },
+      },
+    });
+    try {
+      expect(g.gateway.mllp?.address).toBe('mllp://test');
+      const answer: Hl7Answer = await ctx!.handleMessage(Buffer.from(OML));
+      expect(answer.messages[0].code).toBe('AA');
+      const job = await g.stack.queues.orders.getJob((await g.stack.queues.orders.getJobs(['waiting']))[0].id!);
+      expect(job?.data.source.channel).toBe('mllp');
+      expect(job?.data.trackingId).toBe(answer.trackingIds[0]);
+      expect((await ctx!.handleMessage(OML)).messages[0]).toMatchObject({ code: 'AA', duplicate: true });
+    } finally {
+      await g.stop();
+    }
+    expect(stopped).toBe(true);
   });
 });
