@@ -78,6 +78,7 @@ export async function createAuthenticator(
           algorithms: config.jwtAlgorithms,
           clockTolerance: config.jwtClockToleranceS,
         };
+        // Two calls because jose's overloads take a key or a key getter, not their union.
         payload =
           typeof key === 'function'
             ? (await jwtVerify(token, key, options)).payload

@@ -58,11 +58,7 @@ export function httpLogger(log: Logger): RequestHandler {
       res: (res: { statusCode?: number }) => ({ statusCode: res.statusCode }),
       err: (err: Error) => ({ type: err.name }),
     },
-    customLogLevel(_req, res, err) {
-      if (err || res.statusCode >= 500) return 'error';
-      if (res.statusCode >= 400) return 'info';
-      return 'info';
-    },
+    customLogLevel: (_req, res, err) => (err || res.statusCode >= 500 ? 'error' : 'info'),
     customSuccessObject: (req, _res, value: Record<string, unknown>) => ({ ...value, route: routeOf(req) }),
     customErrorObject: (req, _res, _err, value: Record<string, unknown>) => ({ ...value, route: routeOf(req) }),
     customSuccessMessage: () => 'request completed',

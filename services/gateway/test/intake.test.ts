@@ -164,6 +164,20 @@ describe('intake', () => {
     expect(await garbage.text()).toMatch(/^MSH\|.*\rMSA\|AR\|/s);
     expect(await jobCount()).toBe(before);
   });
+  it('POST /hl7 with a batch answers one ACK per message; the status is the worst of them', async () => {
+    const second = OML.replace('GW-OML-0001', 'GW-OML-0002').replace(/PID\|1\|\|[^|]*\|/, 'PID|1|||');
+    const third = OML.replace('GW-OML-0001', 'GW-OML-0003').replace(/GW-PLC-7001/g, 'GW-PLC-7003');
+    const batch = `FHS|^~\\&|GWTEST|GWHOSP\rBHS|^~\\&|GWTEST|GWHOSP\r${OML}${second}${third}BTS|3\rFTS|1\r`;
+    const res = await g.call('/hl7', { method: 'POST', headers: HL7_HEADERS, body: batch });
+    expect(res.status).toBe(422);
+    const msas = (await res.text()).split('\r').filter((s) => s.startsWith('MSA|'));
+    expect(msas.map((m) => m.split('|').slice(1, 3).join('|'))).toEqual([
+      'AA|GW-OML-0001',
+      'AE|GW-OML-0002',
+      'AA|GW-OML-0003',
+    ]);
+    expect(res.headers.get('x-tracking-id')?.split(', ')).toHaveLength(2);
+  });
 });
 
 describe('hosting an MLLP listener', () => {

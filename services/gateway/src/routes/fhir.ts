@@ -3,7 +3,7 @@
  * CapabilityStatement, and the project's compiled profiles.
  */
 import type { Bundle, OperationOutcome, Parameters, Resource, StructureDefinition } from '@medplum/fhirtypes';
-import { Router, type Request } from 'express';
+import { Router, type Request, type Response } from 'express';
 import { requireScope, SCOPES } from '../auth';
 import { capabilityStatement } from '../capability';
 import { bodyOf, JSON_TYPES, rawBody, requireContentType } from '../http';
@@ -16,7 +16,7 @@ export function fhirRoutes(deps: AppDeps): Router {
   const body = [requireContentType(JSON_TYPES), rawBody(deps.config.jsonLimitBytes)];
   const byId = new Map(deps.profiles.map((sd) => [sd.id, sd]));
 
-  const validateHandler = (req: Request, res: import('express').Response) => {
+  const validateHandler = (req: Request, res: Response) => {
     const type = String(req.params.type ?? 'Bundle');
     const parsed = parseJson(bodyOf(req));
     if (!parsed.ok) throw new HttpError(400, parsed.outcome);
