@@ -174,6 +174,25 @@ export class IntakeService {
     }
   }
 
+  /**
+   * Queues one message another component already translated (an MLLP listener's sink): the same timeout,
+   * metrics and logs as the HTTP intake. Resolves once Redis has the jobs; HttpError 503 when it does not.
+   */
+  async enqueueTranslated(
+    result: MessageResult & { ok: true },
+    raw: string,
+    channel: IntakeChannel,
+    system: string,
+    log: Logger,
+  ): Promise<{ trackingId: string; duplicate: boolean; jobIds: string[] }> {
+    const queued = await this.enqueue(result, raw, channel, system, log);
+    return {
+      trackingId: queued.trackingId,
+      duplicate: queued.jobs.every((j) => !j.created),
+      jobIds: queued.jobs.map((j) => j.jobId),
+    };
+  }
+
   /** Queues the items of one message; HttpError 503 when Redis does not take them in time. */
   private async enqueue(
     result: MessageResult & { ok: true },

@@ -1,8 +1,10 @@
 /**
  * `pnpm --filter @marrowbridge/gateway start`: the gateway as its own process until SIGTERM/SIGINT.
  *
- * MLLP: the HL7 listener is hosted in this process through `startGateway(config, { mllp })`, where `mllp`
- * is a MllpListenerStarter (see server.ts): it gets `handleMessage(bytes) → { ack }` and returns `{ stop() }`.
+ * MLLP: the HL7 listener is hosted in this process through `startGateway(config, { mllp })`, where `mllp` is a
+ * MllpListenerStarter (server.ts): it gets `ctx.enqueue(result, raw, control)` (a sink for a listener that
+ * translates by itself) and `ctx.handleMessage(bytes)` (the POST /hl7 path), and returns `{ stop() }`.
+ * Not wired here yet: the listener and its settings belong to the HL7/MLLP work (see the README).
  */
 import { ConfigError } from '@marrowbridge/config';
 import { loadGatewayConfig } from './config';

@@ -3,6 +3,7 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { EhrClient, SmartBackendAuth } from '@marrowbridge/ehr-client';
 import { loadStructureDefinitions } from '@marrowbridge/fhir-profiles';
+import type { IntakeOptions, MessageResult } from '@marrowbridge/intake';
 import { createRedisConnection, DeliveryQueues, type RedisConnection } from '@marrowbridge/queue';
 import { createValidator, type Validator } from '@marrowbridge/validation';
 import type { StructureDefinition } from '@medplum/fhirtypes';
@@ -23,6 +24,18 @@ import { createMetrics, type GatewayMetrics } from './metrics';
  */
 export interface MllpHostContext {
   handleMessage(message: Buffer | string): Promise<Hl7Answer>;
+  /**
+   * For a listener that translates by itself (e.g. @marrowbridge/mllp's sink): queues one translated message
+   * (channel mllp, sender MSH-3|MSH-4, id MSH-10); resolves once Redis has the jobs, rejects (HttpError 503)
+   * when Redis does not take them within GATEWAY_ENQUEUE_TIMEOUT_MS.
+   */
+  enqueue(
+    result: MessageResult & { ok: true },
+    raw: string,
+    control: { sendingApplication: string; sendingFacility: string; messageId: string },
+  ): Promise<{ trackingId: string; duplicate: boolean; jobIds: string[] }>;
+  /** The intake options (HL7 time zone, size limit) the HTTP intake uses, for the listener's own translation. */
+  intakeOptions: IntakeOptions;
   config: GatewayConfig;
   log: Logger;
 }
@@ -144,10 +157,20 @@ export async function startGateway(config: GatewayConfig, overrides: GatewayOver
     server.keepAliveTimeout = 5_000;
 
     if (overrides.mllp) {
+      const mllpLog = log.child({ channel: 'mllp' });
       mllp = await overrides.mllp({
         config,
-        log: log.child({ channel: 'mllp' }),
-        handleMessage: (message) => intake.acceptHl7(message, 'mllp', log.child({ channel: 'mllp' })),
+        log: mllpLog,
+        intakeOptions: intakeOptionsOf(config),
+        handleMessage: (message) => intake.acceptHl7(message, 'mllp', mllpLog),
+        enqueue: (result, raw, control) =>
+          intake.enqueueTranslated(
+            result,
+            raw,
+            'mllp',
+            `${control.sendingApplication}|${control.sendingFacility}`,
+            mllpLog,
+          ),
       });
     }
     log.info({ url, auth: config.auth, queuePrefix: config.queuePrefix, mllp: mllp?.address }, 'gateway started');

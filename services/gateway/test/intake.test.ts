@@ -6,6 +6,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { withTestRedis } from '../../../test/harness/redis';
 import { sample } from '../../../test/support/stack';
+import { translateInput } from '@marrowbridge/intake';
 import type { Hl7Answer, MllpHostContext } from '../src';
 import { HL7_HEADERS, JSON_HEADERS, startGatewayStack, type GatewayStack } from './helpers';
 
@@ -201,6 +202,11 @@ describe('hosting an MLLP listener', () => {
       expect(job?.data.source.channel).toBe('mllp');
       expect(job?.data.trackingId).toBe(answer.trackingIds[0]);
       expect((await ctx!.handleMessage(OML)).messages[0]).toMatchObject({ code: 'AA', duplicate: true });
+      // A listener that translates by itself hands the result to enqueue(): same identity, same job.
+      const [translated] = translateInput(OML, ctx!.intakeOptions);
+      if (!translated.ok) throw new Error('fixture does not translate');
+      const queued = await ctx!.enqueue(translated, translated.raw!, translated.hl7!.control);
+      expect(queued).toMatchObject({ trackingId: answer.trackingIds[0], duplicate: true });
     } finally {
       await g.stop();
     }
