@@ -225,6 +225,23 @@ export class DeliveryQueues {
     return { ok: true, job };
   }
 
+  /**
+   * Deletes every job, dead letter, tracking record and order lock under this prefix. For a demo whose EHR was
+   * in memory: the queue state of an earlier run describes an EHR that no longer exists.
+   */
+  async clearAll(): Promise<void> {
+    await Promise.all([this.orders, this.results, this.deadLetter].map((q) => q.obliterate({ force: true })));
+    const redis = this.options.connection;
+    for (const pattern of [`${this.prefix}:tracking:*`, `${this.prefix}:order-lock:*`]) {
+      let cursor = '0';
+      do {
+        const [next, keys] = await redis.scan(cursor, 'MATCH', pattern, 'COUNT', 500);
+        cursor = next;
+        if (keys.length) await redis.del(...keys);
+      } while (cursor !== '0');
+    }
+  }
+
   async close(): Promise<void> {
     await Promise.all([this.orders.close(), this.results.close(), this.deadLetter.close()]);
   }

@@ -32,3 +32,4 @@ export {
   type MllpListenerStarter,
   type RunningGateway,
 } from './server';
+export { loadMllpConfig, mllpListener, MLLP_SETTINGS, type MllpConfig } from './mllp';

@@ -43,6 +43,8 @@ export interface MllpHostContext {
 export interface HostedListener {
   /** e.g. "mllp://127.0.0.1:2575", for the startup log line. */
   address?: string;
+  /** The TCP port bound (when MLLP_PORT is 0, the one picked). */
+  port?: number;
   stop(): Promise<void>;
 }
 

@@ -1,0 +1,4 @@
+export * from './config';
+export * from './launcher';
+export * from './demo';
+export * from './redis';
