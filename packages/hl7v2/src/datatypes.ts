@@ -9,6 +9,7 @@ import { authorities, codingSystems, localCodeSystemBase } from './tables';
 export interface ResolvedOptions {
   timeZone: string;
   acceptAnyService: boolean;
+  acceptAnyReport: boolean;
   namespaces: Record<string, string>;
   defaultIdentifierSystem: string;
   mrnTypes: Set<string>;

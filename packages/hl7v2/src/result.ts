@@ -14,7 +14,6 @@ import {
   displayName,
   eiFrom,
   identifier,
-  isLocalSystem,
   pickCodes,
   providerOf,
   readDtm,
@@ -24,16 +23,10 @@ import { componentParts, Seg, subParts } from './message';
 import { interpretationsOf, readObxValue, referenceRangeOf, unitOf } from './obx';
 import type { MessageInfo } from './order';
 import type { Group, ObxEntry, Structure } from './structure';
-import { observationStatus, resultStatus, services } from './tables';
+import { observationStatus, reportCodes, resultStatus } from './tables';
 import type { Hl7ItemDetail } from './types';
 
 const sameCoding = (a: Coding, b: Coding): boolean => a.system === b.system && a.code === b.code;
-
-function isMarrowReport(cwe: Coding[]): boolean {
-  return cwe.some(
-    (c) => services.code(c.system, c.code) ?? (isLocalSystem(c.system) ? services.anyCode(c.code) : undefined),
-  );
-}
 
 function performerOf(obr: Seg, ctx: Ctx): ResultUpdate['performer'] | undefined {
   for (const f of [34, 35]) {
@@ -88,10 +81,16 @@ function mapGroup(
   if (!reportCode) ctx.issues.error(obr.loc(4), 101, 'OBR-4 (universal service identifier) is required');
   else {
     detail.serviceCode = reportCode;
-    if (!isMarrowReport(reportCwe.codings)) {
+    if (!reportCodes.has(reportCode)) {
       detail.nonMarrowService = true;
-      if (!ctx.opts.acceptAnyService) {
-        ctx.issues.error(obr.loc(4), 103, `OBR-4 report ${reportCode.code} is not a bone marrow report`);
+      if (ctx.opts.acceptAnyReport) {
+        ctx.issues.warn(obr.loc(4), `OBR-4 report ${reportCode.code} is not a BMA report code: kept as sent`);
+      } else {
+        ctx.issues.error(
+          obr.loc(4),
+          103,
+          `OBR-4 report ${reportCode.code} is not a bone marrow report code (LOINC ${[...reportCodes.codes].join(', ')})`,
+        );
       }
     }
   }

@@ -34,6 +34,7 @@ import methodsJson from './data/collection-methods.json';
 import additivesJson from './data/additives.json';
 import bodySitesJson from './data/body-sites.json';
 import servicesJson from './data/bma-services.json';
+import reportCodesJson from './data/report-codes.json';
 import volumeUnitsJson from './data/volume-units.json';
 
 function fail(file: string, what: string): never {
@@ -271,3 +272,12 @@ export function volumeFactor(unit: string): number | undefined {
   for (const [k, v] of volumeUnits) if (k.toLowerCase() === unit.toLowerCase()) return v;
   return undefined;
 }
+
+/** The report codes a BMA DiagnosticReport may carry (the profile's bma-report-codes value set). */
+export const reportCodes = {
+  system: reportCodesJson.system,
+  codes: new Set<string>(reportCodesJson.codes),
+  has(c: { system: string; code: string }): boolean {
+    return c.system === reportCodesJson.system && this.codes.has(c.code);
+  },
+};

@@ -24,6 +24,7 @@ function resolveOptions(o: Hl7Options): ResolvedOptions {
   return {
     timeZone: o.timeZone ?? 'UTC',
     acceptAnyService: o.acceptAnyService ?? true,
+    acceptAnyReport: o.acceptAnyReport ?? false,
     namespaces: o.namespaces ?? {},
     defaultIdentifierSystem: o.defaultIdentifierSystem ?? authorities.unspecifiedSystem,
     mrnTypes: new Set((o.mrnIdentifierTypes ?? ['MR']).map((t) => t.toUpperCase())),

@@ -38,11 +38,16 @@ export interface Hl7Options {
    */
   timeZone?: string;
   /**
-   * Accept orders whose OBR-4 is not a bone marrow service (they are mapped to the BMA procedure; the
-   * service code is returned in `details[i].serviceCode`) and results whose report code is not a known marrow
-   * report (the code is kept as the report code). Default true.
+   * Accept orders whose OBR-4 is not a bone marrow service: they are mapped to the BMA procedure; the service
+   * code is returned in `details[i].serviceCode`. Default true. (Orders only: see acceptAnyReport.)
    */
   acceptAnyService?: boolean;
+  /**
+   * Accept results whose report code (OBR-4) is not one of the BMA report codes the DiagnosticReport profile
+   * admits (`src/data/report-codes.json`): the code is kept and a warning given, but the Bundle will not meet the
+   * project profile. Default false: such a result is rejected with 103 at OBR-4. For comparisons and tests.
+   */
+  acceptAnyReport?: boolean;
   /**
    * Assigning-authority namespace ids (HD.1) → identifier system URIs. Consulted for an HD that has no
    * ISO/UUID/URI universal id. Unlisted namespaces get `http://marrowbridge.org/fhir/sid/ns/<namespaceId>`.

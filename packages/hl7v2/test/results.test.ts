@@ -327,10 +327,27 @@ describe('result fallbacks and options', () => {
     expect(result(setField(fixture(ORU_P), 'OBR', 1, 7, '20240312'), NY).effective).toBe('2024-03-12');
   });
 
-  it('rejects a non-marrow report code when acceptAnyService is false, accepts it by default', () => {
+  it('rejects a report code outside the BMA report codes (the profile value set) unless acceptAnyReport', () => {
     const text = setField(fixture(ORU_P), 'OBR', 1, 4, '57021-8^CBC panel^LN');
-    expect(ok(translateHl7(text)).details[0].nonMarrowService).toBe(true);
-    expect(errorAt(translateHl7(text, { acceptAnyService: false }), 'OBR', 4).code).toBe(103);
+    const e = errorAt(translateHl7(text), 'OBR', 4);
+    expect(e.code).toBe(103);
+    expect(e.message).toMatch(/57021-8 is not a bone marrow report code/);
+    const r = ok(translateHl7(text, { acceptAnyReport: true }));
+    expect(r.details[0].nonMarrowService).toBe(true);
+    expect(r.warnings.some((w) => w.segment === 'OBR' && w.field === 4)).toBe(true);
+    // acceptAnyService is about orders: it does not let a non-BMA report through
+    expect(errorAt(translateHl7(text, { acceptAnyService: true }), 'OBR', 4).code).toBe(103);
+  });
+
+  it('takes the LOINC coding of OBR-4 for the check, local alternates aside', () => {
+    const text = setField(
+      fixture(ORU_P),
+      'OBR',
+      1,
+      4,
+      'BMREP^Marrow report^L^48807-2^Bone marrow aspiration report^LN',
+    );
+    expect(result(text).reportCode).toMatchObject({ system: 'http://loinc.org', code: '48807-2' });
   });
 
   it('uses the filler number as the placer stand-in when no placer is given', () => {

@@ -8,6 +8,7 @@ import {
   orderControl,
   orderStatus,
   patientClass,
+  reportCodes,
   resultStatus,
 } from '../src/tables';
 
@@ -101,5 +102,16 @@ describeExternal('v2-to-fhir', 'code tables agree with the HL7 v2-to-FHIR IG con
     const ig = new Map(igPairs(dir, 'PatientClass[EncounterClass]'));
     const fhirToOurs: Record<string, string> = { IMP: 'inpatient', AMB: 'outpatient', EMER: 'emergency' };
     for (const [code, ours] of patientClass) expect(fhirToOurs[ig.get(code) ?? '']).toBe(ours);
+  });
+});
+
+describe('report codes', () => {
+  it('are the codes of the compiled bma-report-codes value set (fhir-profiles/build)', () => {
+    const file = path.resolve(__dirname, '..', '..', '..', 'fhir-profiles', 'build', 'ValueSet-bma-report-codes.json');
+    const vs = JSON.parse(fs.readFileSync(file, 'utf8')) as {
+      compose: { include: { system: string; concept: { code: string }[] }[] };
+    };
+    const fromVs = vs.compose.include.flatMap((i) => i.concept.map((c) => `${i.system}|${c.code}`)).sort();
+    expect([...reportCodes.codes].map((c) => `${reportCodes.system}|${c}`).sort()).toEqual(fromVs);
   });
 });
