@@ -13,6 +13,19 @@ export interface EhrClientOptions {
   userAgent?: string;
   /** How long capabilities() keeps the CapabilityStatement; default 10 minutes. */
   capabilitiesTtlMs?: number;
+  /**
+   * Transient failures (network error, timeout, 408, 429, 5xx) of an idempotent request are retried this many
+   * times at once, with a short jittered backoff, before the EhrError is thrown; default 0. A delivery makes a
+   * dozen or more requests, so without this a few percent of failed requests fail nearly every delivery. Never
+   * retried: requests whose repetition could act twice (a POST without If-None-Exist, a transaction Bundle with
+   * such an entry), and answers whose Retry-After is longer than `requestRetryMaxDelayMs` (the caller's own
+   * backoff is the right place to wait that long).
+   */
+  requestRetries?: number;
+  /** First delay of those retries (doubled each time, jittered to [d/2, d]); default 100 ms. */
+  requestRetryDelayMs?: number;
+  /** Longest wait before one in-request retry; default 2 000 ms. */
+  requestRetryMaxDelayMs?: number;
   /** Clock, for tests. */
   now?: () => number;
 }
@@ -26,6 +39,11 @@ export interface RequestOptions {
   body?: unknown;
   contentType?: string;
   headers?: Record<string, string>;
+  /**
+   * Whether sending the request twice is harmless (used for in-request retries). Default: true for GET, HEAD,
+   * PUT, DELETE and for a POST with If-None-Exist; false otherwise.
+   */
+  idempotent?: boolean;
 }
 
 export interface EhrResponse<T = unknown> {
@@ -61,6 +79,9 @@ export class EhrClient {
   private readonly auth?: AuthProvider;
   private readonly userAgent: string;
   private readonly capabilitiesTtlMs: number;
+  private readonly requestRetries: number;
+  private readonly requestRetryDelayMs: number;
+  private readonly requestRetryMaxDelayMs: number;
   private readonly now: () => number;
   private capabilitiesCache?: { at: number; value: Promise<CapabilityStatement> };
 
@@ -74,14 +95,37 @@ export class EhrClient {
     this.userAgent = options.userAgent ?? DEFAULT_USER_AGENT;
     this.capabilitiesTtlMs = options.capabilitiesTtlMs ?? DEFAULT_CAPABILITIES_TTL_MS;
     this.now = options.now ?? Date.now;
+    this.requestRetries = Math.max(0, Math.floor(options.requestRetries ?? 0));
+    this.requestRetryDelayMs = options.requestRetryDelayMs ?? 100;
+    this.requestRetryMaxDelayMs = options.requestRetryMaxDelayMs ?? 2000;
     this.auth?.useFhirBaseUrl?.(this.baseUrl);
   }
 
   /**
    * Sends one request to `<baseUrl>/<path>`; `path` may carry an encoded query string. Returns 2xx answers,
-   * throws EhrError for everything else.
+   * throws EhrError for everything else (after `requestRetries` quick retries of a transient failure when the
+   * request is idempotent).
    */
   async request<T = unknown>(method: string, path: string, options: RequestOptions = {}): Promise<EhrResponse<T>> {
+    const retries = (options.idempotent ?? isIdempotent(method, options.headers)) ? this.requestRetries : 0;
+    for (let attempt = 0; ; attempt++) {
+      try {
+        return await this.requestOnce<T>(method, path, options);
+      } catch (err) {
+        if (!(err instanceof EhrError) || err.kind !== 'transient' || attempt >= retries) {
+          throw err;
+        }
+        const exp = Math.min(this.requestRetryMaxDelayMs, this.requestRetryDelayMs * 2 ** attempt);
+        const delay = Math.max(exp / 2 + Math.random() * (exp / 2), err.retryAfterMs ?? 0);
+        if (delay > this.requestRetryMaxDelayMs) {
+          throw err;
+        }
+        await new Promise((resolve) => setTimeout(resolve, delay));
+      }
+    }
+  }
+
+  private async requestOnce<T>(method: string, path: string, options: RequestOptions): Promise<EhrResponse<T>> {
     const what = describeRequest(method, path);
     const url = path === '' ? this.baseUrl : `${this.baseUrl}/${path.replace(/^\/+/, '')}`;
     const headers: Record<string, string> = {
@@ -247,9 +291,12 @@ export class EhrClient {
     return writeResult(res, resource);
   }
 
-  /** POST a transaction (or batch) Bundle to the base URL; returns the response Bundle. */
+  /**
+   * POST a transaction (or batch) Bundle to the base URL; returns the response Bundle. Retried after a transient
+   * failure (see `requestRetries`) only when every entry is idempotent on its own (see isIdempotentBundle).
+   */
   async transaction(bundle: Bundle): Promise<Bundle> {
-    const res = await this.request<Bundle>('POST', '', { body: bundle });
+    const res = await this.request<Bundle>('POST', '', { body: bundle, idempotent: isIdempotentBundle(bundle) });
     if (res.body?.resourceType !== 'Bundle') {
       throw new EhrError({
         kind: 'transient',
@@ -260,6 +307,32 @@ export class EhrClient {
     }
     return res.body;
   }
+}
+
+/** GET, HEAD, PUT, DELETE, and a POST with If-None-Exist (a conditional create finds its first copy). */
+function isIdempotent(method: string, headers: Record<string, string> | undefined): boolean {
+  const m = method.toUpperCase();
+  if (m === 'GET' || m === 'HEAD' || m === 'PUT' || m === 'DELETE') {
+    return true;
+  }
+  return m === 'POST' && Object.keys(headers ?? {}).some((h) => h.toLowerCase() === 'if-none-exist');
+}
+
+/**
+ * True when sending the Bundle twice cannot act twice: every entry is a GET, HEAD, PUT or DELETE, a POST with
+ * ifNoneExist, or a PATCH with ifMatch (a second identical PATCH then fails with 412 instead of applying again).
+ */
+export function isIdempotentBundle(bundle: Bundle): boolean {
+  return (bundle.entry ?? []).every((e) => {
+    const method = e.request?.method;
+    if (method === 'GET' || method === 'HEAD' || method === 'PUT' || method === 'DELETE') {
+      return true;
+    }
+    if (method === 'POST') {
+      return Boolean(e.request?.ifNoneExist);
+    }
+    return method === 'PATCH' && Boolean(e.request?.ifMatch);
+  });
 }
 
 /** `system|value` for an Identifier (value alone when it has no system). */

@@ -27,6 +27,12 @@ export const SYNC_WORKER_SETTINGS = {
   ehrScopes: spec('EHR_SCOPES', 'scopes requested from the token endpoint', ['system/*.read', 'system/*.write'], list),
   ehrTokenUrl: optional('EHR_TOKEN_URL', 'token endpoint; discovered from the EHR when unset', httpUrl),
   ehrTimeoutMs: spec('EHR_TIMEOUT_MS', 'timeout of one EHR request, in ms', 10_000, int(100, 600_000)),
+  ehrRequestRetries: spec(
+    'EHR_REQUEST_RETRIES',
+    'quick retries of one idempotent EHR request after a transient failure (503, 429, dropped connection), before the delivery attempt fails and waits for its backoff',
+    3,
+    int(0, 10),
+  ),
   concurrency: spec('WORKER_CONCURRENCY', 'jobs processed at once by this process, per queue', 8, int(1, 1000)),
   rateLimitPerSecond: spec(
     'WORKER_RATE_LIMIT',

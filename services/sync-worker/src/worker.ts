@@ -61,6 +61,7 @@ export async function startSyncWorker(
     baseUrl: config.ehrBaseUrl,
     auth,
     timeoutMs: config.ehrTimeoutMs,
+    requestRetries: config.ehrRequestRetries,
     userAgent: 'marrowbridge-sync-worker',
   });
   const deps: ProcessorDeps = {
