@@ -1,10 +1,15 @@
 /**
  * `marrowbridge` — the command for integration engineers and operators.
- * Exit codes: 0 success, 1 the input (or the resource) has errors, 2 usage errors.
+ * Exit codes: 0 success, 1 the input (or the resource) has errors, 2 usage errors and wrong settings,
+ * 3 Redis cannot be reached.
  */
+import type { Env } from '@marrowbridge/config';
+import { dlqCommand } from './commands/dlq';
+import { enqueueCommand } from './commands/enqueue';
 import { translateCommand } from './commands/translate';
 import { demoCommand } from './commands/demo';
 import { UsageError, type Io } from './io';
+import { QueueSetupError } from './queues';
 
 const USAGE = `Usage: marrowbridge <command> [options]
 
@@ -14,18 +19,38 @@ Commands:
       gives one Bundle per message) into FHIR R4 transaction Bundles. With --json, prints the Bundle
       (an array of Bundles for a multi-message file), or an OperationOutcome when the input is rejected.
       --time-zone: IANA zone for HL7 times without a UTC offset (default UTC).
+  enqueue FILE... [--json] [--time-zone ZONE]
+      Translate each file (canonical JSON or HL7 v2) and put it on the delivery queues, as the gateway
+      would. Prints the tracking id and the job ids; a re-sent message (same sender, message id and
+      content) prints the job it made before and says it existed. A rejected message is not queued and
+      its OperationOutcome is printed; the exit code is then 1.
+  dlq list [--json]
+      List the dead-lettered deliveries: what, when, how many attempts, why (the reason and the
+      OperationOutcome's errors with their FHIRPath locations). --json prints the whole entries,
+      payload included.
+  dlq replay ID... | --all
+      Translate the kept input of the entries again with the current code and queue it as a new job;
+      the entry leaves the dead-letter queue once the new job is queued.
   demo
       Translate and validate the bundled sample orders and results, then print a summary.
   help
       Show this text.
+
+Settings (environment, as for the sync-worker): REDIS_URL (default redis://127.0.0.1:6379),
+QUEUE_PREFIX (default {marrowbridge}), RETRY_ATTEMPTS (default 12), REDIS_TIMEOUT_MS (default 5000).
+Exit codes: 0 done, 1 input rejected or not replayed, 2 usage error or wrong setting, 3 Redis unreachable.
 `;
 
-export async function run(argv: string[], io: Io): Promise<number> {
+export async function run(argv: string[], io: Io, env: Env = process.env): Promise<number> {
   const [command, ...rest] = argv;
   try {
     switch (command) {
       case 'translate':
         return await translateCommand(rest, io);
+      case 'enqueue':
+        return await enqueueCommand(rest, io, env);
+      case 'dlq':
+        return await dlqCommand(rest, io, env);
       case 'demo':
         return await demoCommand(rest, io);
       case 'help':
@@ -43,6 +68,10 @@ export async function run(argv: string[], io: Io): Promise<number> {
     if (err instanceof UsageError) {
       io.err(`marrowbridge: ${err.message}\n\n${USAGE}`);
       return 2;
+    }
+    if (err instanceof QueueSetupError) {
+      io.err(`marrowbridge: ${err.message}`);
+      return err.exitCode;
     }
     throw err;
   }

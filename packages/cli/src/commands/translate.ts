@@ -56,7 +56,7 @@ export function summarize(r: MessageResult, index?: number): string {
   return lines.join('\n');
 }
 
-function isValidTimeZone(zone: string): boolean {
+export function isValidTimeZone(zone: string): boolean {
   try {
     new Intl.DateTimeFormat('en-US', { timeZone: zone });
     return true;
