@@ -99,8 +99,8 @@ export interface MllpListenerOptions {
   maxMessageBytes?: number;
   /**
    * Most bytes one connection may have sent and not yet had acknowledged (queued messages + the unfinished one;
-   * default 4 × maxMessageBytes). Going over it: the queued messages are answered, the unfinished one gets AR
-   * (ERR 104), and the connection is closed.
+   * default 4 × maxMessageBytes). Going over it: the message that crossed it (the unfinished one, else the last
+   * complete one) gets AR (ERR 104), the ones before it are answered as usual, and the connection is closed.
    */
   maxConnectionBytes?: number;
   /** Most open connections (default 100); further ones are closed at once. */
@@ -481,7 +481,16 @@ class Connection {
     if (!this.closing && this.queuedBytes + this.decoder.pendingBytes > this.l.maxConnectionBytes) {
       this.closing = true;
       this.socket.pause();
-      this.queue.push({ type: 'limit', head: this.decoder.head() });
+      if (this.decoder.inFrame) {
+        // the unfinished message is the one over the limit
+        this.queue.push({ type: 'limit', head: this.decoder.head() });
+      } else {
+        // complete messages alone went over it: the last one is answered AR instead of being handled
+        const last = this.queue.pop() as Exclude<Item, { type: 'close' | 'limit' | 'error' }>;
+        this.queuedBytes -= this.sizes.get(last) ?? 0;
+        this.sizes.delete(last);
+        this.queue.push({ type: 'limit', head: last.type === 'message' ? last.data : last.head });
+      }
     }
     void this.pump();
   }

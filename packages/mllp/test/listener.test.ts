@@ -260,6 +260,28 @@ describe('MLLP listener: limits and broken input', () => {
     expect(events.some((e) => e.type === 'closed' && e.reason === 'connection-limit')).toBe(true);
   });
 
+  it('maxConnectionBytes crossed by complete messages alone: the last one gets the AR, each one ACK', async () => {
+    const sink = new RecordingSink();
+    sink.delayMs = 50;
+    const { l } = await start(sink, { maxMessageBytes: 8000, maxConnectionBytes: 6000 });
+    const c = await connect(l);
+    const ids = ['V-1', 'V-2', 'V-3', 'V-4', 'V-5', 'V-6'];
+    c.writeRaw(Buffer.concat(ids.map((id, i) => frame(bigOru(id, 1500 + i)))));
+    const acks: ReturnType<typeof readAck>[] = [];
+    for (;;) {
+      try {
+        acks.push(readAck(await c.nextAck(2000)));
+      } catch {
+        break;
+      }
+    }
+    expect(acks.length).toBeLessThanOrEqual(ids.length);
+    expect(acks.map((a) => a.messageId)).toEqual(ids.slice(0, acks.length));
+    expect(acks[acks.length - 1]).toMatchObject({ code: 'AR', errorCodes: [104] });
+    expect(acks.slice(0, -1).every((a) => a.code === 'AA')).toBe(true);
+    expect(sink.total).toBe(acks.length - 1);
+  });
+
   it('a framing violation closes only its own connection, after answering what came before', async () => {
     const sink = new RecordingSink();
     const { l, events } = await start(sink);
