@@ -38,6 +38,9 @@ export const LAUNCHER_SETTINGS = {
 
 export type LauncherConfig = ReturnType<typeof loadLauncherConfig>;
 
+const REPO_ROOT = path.resolve(__dirname, '..', '..', '..');
+
 export function loadLauncherConfig(env: Env = process.env) {
-  return loadConfig(LAUNCHER_SETTINGS, env);
+  const config = loadConfig(LAUNCHER_SETTINGS, env);
+  return { ...config, dataDir: path.resolve(REPO_ROOT, config.dataDir) };
 }
