@@ -7,7 +7,6 @@ import type { Env } from '@marrowbridge/config';
 import { dlqCommand } from './commands/dlq';
 import { enqueueCommand } from './commands/enqueue';
 import { translateCommand } from './commands/translate';
-import { demoCommand } from './commands/demo';
 import { UsageError, type Io } from './io';
 import { QueueSetupError } from './queues';
 
@@ -31,8 +30,6 @@ Commands:
   dlq replay ID... | --all
       Translate the kept input of the entries again with the current code and queue it as a new job;
       the entry leaves the dead-letter queue once the new job is queued.
-  demo
-      Translate and validate the bundled sample orders and results, then print a summary.
   help
       Show this text.
 
@@ -51,8 +48,6 @@ export async function run(argv: string[], io: Io, env: Env = process.env): Promi
         return await enqueueCommand(rest, io, env);
       case 'dlq':
         return await dlqCommand(rest, io, env);
-      case 'demo':
-        return await demoCommand(rest, io);
       case 'help':
       case '--help':
       case '-h':
