@@ -8,7 +8,7 @@
  *   peekControl(message)            MSH-3/4/10/12 read without translating (for listeners)
  */
 export { parseHl7Batch } from './input';
-export { translateHl7, ackCodeFor, DEFAULT_MRN_FALLBACK_TYPES } from './translate';
+export { translateHl7, ackCodeFor, ackCodeForErrors, DEFAULT_MRN_FALLBACK_TYPES } from './translate';
 export { buildAck, peekControl } from './ack';
 export { unescapeHl7, escapeHl7 } from './escape';
 export type {

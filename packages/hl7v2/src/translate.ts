@@ -159,7 +159,16 @@ export function translateHl7(message: string | Buffer | Uint8Array, options: Hl7
 
 /** The ACK code for a translation: AA when accepted, AR for a message we cannot take at all, else AE. */
 export function ackCodeFor(result: Hl7TranslateResult): 'AA' | 'AE' | 'AR' {
-  if (result.ok) return 'AA';
-  const reject = result.errors.some((e) => e.severity === 'F' || e.code === 200 || e.code === 201 || e.code === 203);
+  return result.ok ? 'AA' : ackCodeForErrors(result.errors);
+}
+
+/**
+ * The one ACK policy of every HL7 entry point (HTTP and MLLP), after HL7 v2 chapter 2: AE when the content has
+ * errors the sender must fix; AR when the message is refused as a whole (unsupported type, event or version, an
+ * unreadable header) — and AR 207 (built by the caller) when we cannot take it right now and it should be sent
+ * again.
+ */
+export function ackCodeForErrors(errors: { severity: string; code: number }[]): 'AE' | 'AR' {
+  const reject = errors.some((e) => e.severity === 'F' || e.code === 200 || e.code === 201 || e.code === 203);
   return reject ? 'AR' : 'AE';
 }

@@ -4,15 +4,23 @@
  * A message is acknowledged AA only after the injected sink has taken it (the gateway's sink puts it on the
  * delivery queue). Per message: a frame that is not HL7 → AR; over maxMessageBytes → AR; a sender not on the
  * allow-list → AR; a re-sent copy of an accepted message (same sender, MSH-10 and content) → AA again without
- * calling the sink; another message under an accepted MSH-10 → AR 205; content the translator rejects → AR with
- * its ERR segments; the sink failing or timing out → AE (the sender should send it again). Messages of one
+ * calling the sink; another message under an accepted MSH-10 → AR 205; content the translator rejects → AE with
+ * its ERR segments (AR when refused as a whole: unsupported type or version); the sink failing or timing out →
+ * AR 207 (the sender should send it again). The same policy as POST /hl7 (hl7v2's ackCodeForErrors). Messages of one
  * connection are handled in order, so ACKs come back in the order the messages were sent. Nothing thrown inside
  * escapes: a framing violation closes only its connection.
  */
 import { createHash } from 'node:crypto';
 import net from 'node:net';
 import tls from 'node:tls';
-import { buildAck, parseHl7Batch, peekControl, type Hl7Control, type Hl7Error } from '@marrowbridge/hl7v2';
+import {
+  ackCodeForErrors,
+  buildAck,
+  parseHl7Batch,
+  peekControl,
+  type Hl7Control,
+  type Hl7Error,
+} from '@marrowbridge/hl7v2';
 import { translateInput, type IntakeOptions, type MessageResult } from '@marrowbridge/intake';
 import { dedupKey, MemoryDedupStore, type DedupStore } from './dedup';
 import { frame, MllpDecoder, type FrameEvent } from './framing';
@@ -224,10 +232,10 @@ class Listener {
           return undefined;
       }
     } catch (err) {
-      // A bug, not the sender's fault: AE so that it is sent again.
+      // A bug, not the sender's fault: AR 207 so that it is sent again.
       const head =
         item.type === 'message' ? item.data : item.type === 'close' || item.type === 'error' ? '' : item.head;
-      return this.answerWith(head, 'AE', 'transient', [
+      return this.answerWith(head, 'AR', 'transient', [
         mshError(
           0,
           207,
@@ -288,7 +296,7 @@ class Listener {
       if (!done) {
         return this.answerWith(
           raw,
-          'AE',
+          'AR',
           'transient',
           [mshError(10, 206, 'the same message is still being processed; send it again later', 'E')],
           undefined,
@@ -308,7 +316,7 @@ class Listener {
         this.emit({ type: 'dedup-error', remote: conn.remote, reason: errorText(err) });
         return this.answerWith(
           raw,
-          'AE',
+          'AR',
           'transient',
           [mshError(0, 207, 'duplicate detection is unavailable; send the message again later', 'E')],
           undefined,
@@ -366,7 +374,15 @@ class Listener {
         result && !result.ok && result.hl7Errors?.length
           ? result.hl7Errors
           : [mshError(0, 100, 'the message could not be read')];
-      return this.reject(raw, 'rejected', errors);
+      // Content the sender must fix: AE; a message refused as a whole: AR (the policy POST /hl7 uses too).
+      return this.answerWith(
+        raw,
+        ackCodeForErrors(errors),
+        'rejected',
+        errors,
+        'message rejected',
+        peekControl(raw)?.messageId,
+      );
     }
     const control = result.hl7?.control ?? peekControl(raw);
     if (!control) return this.reject(raw, 'rejected', [mshError(0, 100, 'the MSH segment could not be read')]);
@@ -404,7 +420,7 @@ class Listener {
       return {
         ...this.answerWith(
           raw,
-          'AE',
+          'AR',
           'transient',
           [mshError(0, 207, 'the message could not be handed on for delivery; send it again later', 'E')],
           undefined,

@@ -69,7 +69,7 @@ describe('MLLP listener: one ACK per message, with the right code', () => {
     const { l } = await start(sink);
     const c = await connect(l);
     const ack = await c.send(oruWithoutPatientId('R-1'));
-    expect(readAck(ack)).toMatchObject({ code: 'AR', messageId: 'R-1', errorCodes: [101] });
+    expect(readAck(ack)).toMatchObject({ code: 'AE', messageId: 'R-1', errorCodes: [101] });
     expect(ack).toMatch(/ERR\|\|PID\^1\^3/);
     expect(readAck(await c.send(adt('R-2')))).toMatchObject({ code: 'AR', errorCodes: [200] });
     // corrected and sent again under the same id: taken (rejections are not remembered)
@@ -97,8 +97,8 @@ describe('MLLP listener: one ACK per message, with the right code', () => {
     sink.throwFor.add('E-2');
     const { l, events } = await start(sink);
     const c = await connect(l);
-    expect(readAck(await c.send(oru('E-1')))).toMatchObject({ code: 'AE', messageId: 'E-1', errorCodes: [207] });
-    expect(readAck(await c.send(oru('E-2')))).toMatchObject({ code: 'AE', messageId: 'E-2', errorCodes: [207] });
+    expect(readAck(await c.send(oru('E-1')))).toMatchObject({ code: 'AR', messageId: 'E-1', errorCodes: [207] });
+    expect(readAck(await c.send(oru('E-2')))).toMatchObject({ code: 'AR', messageId: 'E-2', errorCodes: [207] });
     expect(readAck(await c.send(oru('E-1'))).code).toBe('AA');
     expect(readAck(await c.send(oru('E-2'))).code).toBe('AA');
     expect([sink.count('E-1'), sink.count('E-2')]).toEqual([1, 1]);
@@ -113,10 +113,10 @@ describe('MLLP listener: one ACK per message, with the right code', () => {
     const { l } = await start(sink, { sinkTimeoutMs: 50 });
     const a = await connect(l);
     const b = await connect(l);
-    expect(readAck(await a.send(oru('S-1'))).code).toBe('AE');
+    expect(readAck(await a.send(oru('S-1'))).code).toBe('AR');
     // sent again at once on another connection: waits for the first hand-over to settle, then AA (duplicate)
     const again = readAck(await b.send(oru('S-1')));
-    expect(again.code === 'AA' || again.code === 'AE').toBe(true);
+    expect(again.code === 'AA' || again.code === 'AR').toBe(true);
     await new Promise((r) => setTimeout(r, 350));
     expect(readAck(await b.send(oru('S-1')))).toMatchObject({ code: 'AA', text: expect.stringMatching(/duplicate/) });
     expect(sink.count('S-1')).toBe(1);
@@ -155,7 +155,7 @@ describe('MLLP listener: one ACK per message, with the right code', () => {
     };
     const { l } = await start(sink, { dedup: broken });
     const c = await connect(l);
-    expect(readAck(await c.send(oru('X-1')))).toMatchObject({ code: 'AE', errorCodes: [207] });
+    expect(readAck(await c.send(oru('X-1')))).toMatchObject({ code: 'AR', errorCodes: [207] });
     expect(sink.attempts).toBe(0);
   });
 

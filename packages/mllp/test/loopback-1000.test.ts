@@ -140,7 +140,7 @@ describe('MLLP loopback: 1,000 messages', () => {
             break;
           }
           case 'rejected':
-            scripts[c].push({ kind, bytes: Buffer.from(oruWithoutPatientId(id, seq)), code: 'AR', msa2: id, err: 101 });
+            scripts[c].push({ kind, bytes: Buffer.from(oruWithoutPatientId(id, seq)), code: 'AE', msa2: id, err: 101 });
             break;
           case 'adt':
             scripts[c].push({ kind, bytes: Buffer.from(adt(id)), code: 'AR', msa2: id, err: 200 });
@@ -162,7 +162,7 @@ describe('MLLP loopback: 1,000 messages', () => {
             sink.failFirst.add(id);
             texts.set(id, oru(id, seq));
             transientIds.push(id);
-            scripts[c].push({ kind, bytes: Buffer.from(texts.get(id) as string), code: 'AE', msa2: id, err: 207 });
+            scripts[c].push({ kind, bytes: Buffer.from(texts.get(id) as string), code: 'AR', msa2: id, err: 207 });
             break;
           default:
             throw new Error(kind);
