@@ -6,8 +6,15 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import type { Validator } from '@marrowbridge/validation';
-import { hasErrors } from '@marrowbridge/validation';
+import { createValidator, hasErrors, loadIg } from '@marrowbridge/validation';
 import type { OperationOutcome, OperationOutcomeIssue } from '@medplum/fhirtypes';
+
+interface Expectation {
+  valid: boolean;
+  errorCount?: number | null;
+  outcomeFile?: string;
+  outcome?: OperationOutcome;
+}
 
 export interface ManifestCase {
   name: string;
@@ -15,17 +22,26 @@ export interface ManifestCase {
   module?: string;
   externalCodeSystems?: string[];
   hasXmlSupportingFiles?: boolean;
-  expected: {
-    valid: boolean;
-    errorCount?: number | null;
-    outcomeFile?: string;
-    outcome?: OperationOutcome;
+  /** Conformance resources to load before validating (`profiles` is an alias). */
+  supporting?: string[];
+  profiles?: string[];
+  expected: Expectation;
+  /** Profile step: the instance validated against `source` (a StructureDefinition) as well. */
+  profile?: {
+    source: string;
+    supporting?: string[];
+    profileHasSnapshot?: boolean | 'xml';
+    expected: Expectation;
   };
 }
+
+/** Base step (instance against core R4 and what it declares) or profile step (also against profile.source). */
+export type Step = 'base' | 'profile';
 
 export interface CaseResult {
   readonly name: string;
   readonly file: string;
+  readonly step: Step;
   readonly core: boolean;
   readonly javaValid: boolean;
   readonly ourValid: boolean;
@@ -70,12 +86,12 @@ function describeIssue(issue: OperationOutcomeIssue): string {
   return `${where}: ${text.length > 140 ? `${text.slice(0, 137)}...` : text}`;
 }
 
-function javaOutcome(dir: string, c: ManifestCase): OperationOutcome | undefined {
-  if (c.expected.outcome) {
-    return c.expected.outcome;
+function javaOutcome(dir: string, expected: Expectation): OperationOutcome | undefined {
+  if (expected.outcome) {
+    return expected.outcome;
   }
-  if (c.expected.outcomeFile) {
-    const file = path.join(dir, c.expected.outcomeFile);
+  if (expected.outcomeFile) {
+    const file = path.join(dir, expected.outcomeFile);
     if (fs.existsSync(file)) {
       return JSON.parse(fs.readFileSync(file, 'utf8')) as OperationOutcome;
     }
@@ -87,9 +103,9 @@ function errorIssues(outcome: OperationOutcome): OperationOutcomeIssue[] {
   return (outcome.issue ?? []).filter((i) => i.severity === 'error' || i.severity === 'fatal');
 }
 
-function javaFirstError(c: ManifestCase, outcome: OperationOutcome | undefined): string | undefined {
+function javaFirstError(expected: Expectation, outcome: OperationOutcome | undefined): string | undefined {
   if (!outcome) {
-    return c.expected.valid ? undefined : `(legacy: ${c.expected.errorCount ?? '?'} errors, no outcome)`;
+    return expected.valid ? undefined : `(legacy: ${expected.errorCount ?? '?'} errors, no outcome)`;
   }
   const first = errorIssues(outcome)[0];
   return first ? describeIssue(first) : undefined;
@@ -100,20 +116,68 @@ export function normalizeLocation(p: string): string {
   return p.replace(/\/\*.*?\*\//g, '').replace(/\[0\]/g, '');
 }
 
-export function runCase(validator: Validator, dir: string, c: ManifestCase): CaseResult {
+/** Validators for the conformance resources a case loads (kept per file list: cases share them). */
+export class ValidatorPool {
+  private readonly byFiles = new Map<string, { validator: Validator; problems: string[] }>();
+
+  constructor(
+    private readonly dir: string,
+    private readonly plain: Validator,
+  ) {}
+
+  get(files: readonly string[]): { validator: Validator; problems: string[] } {
+    if (files.length === 0) {
+      return { validator: this.plain, problems: [] };
+    }
+    const key = [...files].sort().join('|');
+    let entry = this.byFiles.get(key);
+    if (!entry) {
+      const ig = loadIg(files.map((f) => path.join(this.dir, 'validator', f)));
+      entry = {
+        validator: createValidator({ conformance: ig.resources }),
+        problems: ig.problems
+          .filter((p) => p.severity === 'error')
+          .map((p) => `${path.basename(p.source)}: ${p.message}`),
+      };
+      this.byFiles.set(key, entry);
+    }
+    return entry;
+  }
+}
+
+function canonicalOf(dir: string, file: string): string | undefined {
+  const ig = loadIg([path.join(dir, 'validator', file)]);
+  const sd = ig.resources.find((r) => r.resourceType === 'StructureDefinition');
+  return sd && 'url' in sd ? (sd.url as string | undefined) : undefined;
+}
+
+function runStep(pool: ValidatorPool, dir: string, c: ManifestCase, step: Step): CaseResult {
   const started = performance.now();
-  const java = javaOutcome(dir, c);
+  const expected = step === 'base' ? c.expected : (c.profile as NonNullable<ManifestCase['profile']>).expected;
+  const java = javaOutcome(dir, expected);
   const base = {
     name: c.name,
     file: c.file,
+    step,
     core: isCore(c),
-    javaValid: c.expected.valid,
-    javaFirstError: javaFirstError(c, java),
+    javaValid: expected.valid,
+    javaFirstError: javaFirstError(expected, java),
     javaErrorPaths: java ? errorIssues(java).map((i) => i.expression?.[0] ?? '') : undefined,
   };
   try {
+    const files = [...(c.supporting ?? []), ...(c.profiles ?? [])];
+    let profiles: string[] | undefined;
+    if (step === 'profile' && c.profile) {
+      files.push(c.profile.source, ...(c.profile.supporting ?? []));
+      const url = canonicalOf(dir, c.profile.source);
+      if (!url) {
+        throw new Error(`profile ${c.profile.source} could not be read`);
+      }
+      profiles = [url];
+    }
+    const { validator } = pool.get(files);
     const text = fs.readFileSync(path.join(dir, 'validator', c.file), 'utf8');
-    const outcome = validator.validateJson(text);
+    const outcome = validator.validateJson(text, profiles ? { profiles } : undefined);
     const errors = errorIssues(outcome);
     return {
       ...base,
@@ -131,6 +195,15 @@ export function runCase(validator: Validator, dir: string, c: ManifestCase): Cas
       ms: performance.now() - started,
     };
   }
+}
+
+/** The base step of a case and, when it has one, its profile step. */
+export function runCase(pool: ValidatorPool, dir: string, c: ManifestCase): CaseResult[] {
+  const out = [runStep(pool, dir, c, 'base')];
+  if (c.profile) {
+    out.push(runStep(pool, dir, c, 'profile'));
+  }
+  return out;
 }
 
 /**
@@ -154,8 +227,10 @@ export function locationOverlap(results: readonly CaseResult[]): { both: number;
   return { both, shared };
 }
 
+/** Every step of every case (218 base steps, 35 profile steps). */
 export function runAll(validator: Validator, dir: string): CaseResult[] {
-  return loadCases(dir).map((c) => runCase(validator, dir, c));
+  const pool = new ValidatorPool(dir, validator);
+  return loadCases(dir).flatMap((c) => runCase(pool, dir, c));
 }
 
 export function matrixOf(results: readonly CaseResult[]): Matrix {
@@ -200,19 +275,27 @@ export function formatDisagreements(results: readonly CaseResult[]): string {
       : r.javaValid
         ? `ours: ${r.ourFirstError ?? '?'}`
         : `java: ${r.javaFirstError ?? '?'}`;
-    lines.push(`  [${r.core ? 'core' : 'rest'}] ${kind.padEnd(11)} ${r.name} (${r.file}) | ${reason}`);
+    lines.push(
+      `  [${r.core ? 'core' : 'rest'}] [${r.step.padEnd(7)}] ${kind.padEnd(11)} ${r.name} (${r.file}) | ${reason}`,
+    );
   }
   return lines.join('\n');
 }
 
 export function report(results: readonly CaseResult[]): string {
-  const core = results.filter((r) => r.core);
+  const baseSteps = results.filter((r) => r.step === 'base');
+  const profileSteps = results.filter((r) => r.step === 'profile');
+  const core = baseSteps.filter((r) => r.core);
   const overlap = locationOverlap(core);
   return [
-    formatMatrix('All R4 JSON cases', matrixOf(results)),
-    formatMatrix('Hard core subset', matrixOf(core)),
-    `Hard core, both invalid: ${overlap.shared}/${overlap.both} share an error location with Java`,
-    `Disagreements (${results.filter((r) => r.javaValid !== r.ourValid || r.crashed).length}):`,
+    formatMatrix('Base step, all R4 JSON cases', matrixOf(baseSteps)),
+    formatMatrix('Base step, hard core subset', matrixOf(core)),
+    formatMatrix('Profile step (profile.source), all cases', matrixOf(profileSteps)),
+    formatMatrix('Profile step, hard core subset', matrixOf(profileSteps.filter((r) => r.core))),
+    formatMatrix('All steps (base + profile), all cases', matrixOf(results)),
+    formatMatrix('All steps, hard core subset', matrixOf(results.filter((r) => r.core))),
+    `Hard core base step, both invalid: ${overlap.shared}/${overlap.both} share an error location with Java`,
+    `Disagreements (${results.filter((r) => r.javaValid !== r.ourValid || r.crashed).length} of ${results.length} steps):`,
     formatDisagreements(results),
   ].join('\n');
 }

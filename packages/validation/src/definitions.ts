@@ -44,6 +44,10 @@ export interface BaseR4 {
   readonly requiredExpansions: ReadonlyMap<string, Expansion>;
   /** The R4 core extension definitions (context, value types, modifier flag). */
   readonly extensions: ExtensionRegistry;
+  /** Base R4 StructureDefinitions (types, resources, core extensions) by canonical URL. */
+  readonly structureDefinitions: ReadonlyMap<string, StructureDefinition>;
+  /** Keys of the constraints each base element path carries (`Observation` → obs-6, obs-7, dom-2, …). */
+  readonly constraintKeys: ReadonlyMap<string, ReadonlySet<string>>;
   readonly timings: StartupTimings;
 }
 
@@ -99,13 +103,40 @@ export function loadBaseR4(): BaseR4 {
   }
   const t4 = performance.now();
   const extensions = new ExtensionRegistry();
-  extensions.addBundle(readJson('fhir/r4/extension-definitions.json') as Bundle);
+  const extensionBundle = readJson('fhir/r4/extension-definitions.json') as Bundle;
+  extensions.addBundle(extensionBundle);
+  const structureDefinitions = new Map<string, StructureDefinition>();
+  const constraintKeys = new Map<string, Set<string>>();
+  for (const sd of [...sdsOf(types), ...sdsOf(resources), ...sdsOf(extensionBundle)]) {
+    if (sd.url && !NON_R4_TYPES.has(sd.type ?? '')) {
+      structureDefinitions.set(sd.url, sd);
+    }
+    if (sd.derivation === 'constraint') {
+      continue; // profiles (SimpleQuantity, core extensions) reuse their base type's paths
+    }
+    for (const ed of sd.snapshot?.element ?? []) {
+      if (ed.path && ed.constraint?.length && !ed.id?.includes(':')) {
+        let keys = constraintKeys.get(ed.path);
+        if (!keys) {
+          keys = new Set();
+          constraintKeys.set(ed.path, keys);
+        }
+        for (const c of ed.constraint) {
+          if (c.key) {
+            keys.add(c.key);
+          }
+        }
+      }
+    }
+  }
   const t5 = performance.now();
   base = {
     index,
     terminology,
     requiredExpansions,
     extensions,
+    structureDefinitions,
+    constraintKeys,
     timings: {
       readJsonMs: Math.round(t1 - t0),
       medplumIndexMs: Math.round(t2 - t1),

@@ -87,11 +87,12 @@ function parseMax(max: string | undefined): number {
  */
 export class ElementIndex {
   private readonly children = new Map<string, Map<string, ElementInfo>>();
-  private readonly choices = new Map<string, ElementInfo[]>();
   private readonly byPath = new Map<string, ElementInfo>();
   private readonly withChildren = new Set<string>();
   private readonly resourceTypes = new Set<string>();
   private readonly dataTypes = new Set<string>();
+  /** Container path → JSON key → resolution (filled lazily). */
+  private readonly resolved = new Map<string, Map<string, ResolvedChild>>();
 
   /**
    * @param sds - specialization StructureDefinitions (types and resources) with snapshots.
@@ -161,14 +162,6 @@ export class ElementIndex {
       this.children.set(parent, map);
     }
     map.set(info.name, info);
-    if (choice) {
-      let list = this.choices.get(parent);
-      if (!list) {
-        list = [];
-        this.choices.set(parent, list);
-      }
-      list.push(info);
-    }
   }
 
   isResourceType(type: string): boolean {
@@ -194,23 +187,30 @@ export class ElementIndex {
 
   /** Resolve JSON key `key` (without a leading `_`) inside the element/type at `containerPath`. */
   resolveChild(containerPath: string, key: string): ResolvedChild | undefined {
-    const direct = this.children.get(containerPath)?.get(key);
-    if (direct && !direct.choice) {
-      return { element: direct, type: direct.types.length === 1 ? direct.types[0].code : undefined };
+    let keys = this.resolved.get(containerPath);
+    if (!keys) {
+      keys = this.keysOf(containerPath);
+      this.resolved.set(containerPath, keys);
     }
-    const list = this.choices.get(containerPath);
-    if (list) {
-      for (const el of list) {
-        if (key.length > el.name.length && key.startsWith(el.name)) {
-          const suffix = key.slice(el.name.length);
-          const t = el.types.find((x) => upperFirst(x.code) === suffix);
-          if (t) {
-            return { element: el, type: t.code };
+    return keys.get(key);
+  }
+
+  /** Every JSON key a container admits (choice elements expanded per type), built once per container. */
+  private keysOf(containerPath: string): Map<string, ResolvedChild> {
+    const keys = new Map<string, ResolvedChild>();
+    for (const el of this.children.get(containerPath)?.values() ?? []) {
+      if (el.choice) {
+        for (const t of el.types) {
+          const key = el.name + upperFirst(t.code);
+          if (!keys.has(key)) {
+            keys.set(key, { element: el, type: t.code });
           }
         }
+      } else {
+        keys.set(el.name, { element: el, type: el.types.length === 1 ? el.types[0].code : undefined });
       }
     }
-    return undefined;
+    return keys;
   }
 
   /**

@@ -2,6 +2,7 @@ import type { Bundle, StructureDefinition } from '@medplum/fhirtypes';
 import corrections from './extension-context-corrections.json';
 
 const CONTEXT_ADDITIONS: Record<string, string[]> = corrections.additions;
+const CROSS_VERSION_TYPES: Record<string, string[] | string> = corrections.crossVersionTypes;
 
 /** What the validator needs from an extension definition. */
 export interface ExtensionDefinition {
@@ -46,6 +47,10 @@ export function contextAllows(def: ExtensionDefinition, host: ExtensionHost): bo
     if ((expr === 'Resource' || expr === 'DomainResource') && host.isResource) {
       return true;
     }
+    const crossVersion = CROSS_VERSION_TYPES[expr];
+    if (Array.isArray(crossVersion) && host.isResource && crossVersion.includes(host.type)) {
+      return true;
+    }
     return expr === 'Quantity' && QUANTITY_FAMILY.has(host.type);
   });
 }
@@ -53,6 +58,9 @@ export function contextAllows(def: ExtensionDefinition, host: ExtensionHost): bo
 /** Extension definitions by URL (base R4's extension-definitions bundle; later also project extensions). */
 export class ExtensionRegistry {
   private readonly byUrl = new Map<string, ExtensionDefinition>();
+
+  /** @param parent - registry consulted for URLs this one does not define (base R4 under project extensions). */
+  constructor(private readonly parent?: ExtensionRegistry) {}
 
   addBundle(bundle: Bundle): void {
     for (const entry of bundle.entry ?? []) {
@@ -81,9 +89,10 @@ export class ExtensionRegistry {
   }
 
   get(url: string): ExtensionDefinition | undefined {
-    return this.byUrl.get(url);
+    return this.byUrl.get(url) ?? this.parent?.get(url);
   }
 
+  /** Definitions held by this registry (not counting the parent's). */
   get size(): number {
     return this.byUrl.size;
   }

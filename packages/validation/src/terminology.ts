@@ -1,4 +1,11 @@
-import type { Bundle, CodeSystem, CodeSystemConcept, ValueSet, ValueSetComposeInclude } from '@medplum/fhirtypes';
+import type {
+  Bundle,
+  CodeSystem,
+  CodeSystemConcept,
+  Resource,
+  ValueSet,
+  ValueSetComposeInclude,
+} from '@medplum/fhirtypes';
 
 /** A ValueSet expanded locally: the codes per system, and whether the expansion is complete. */
 export interface Expansion {
@@ -63,15 +70,37 @@ export class Terminology {
   private readonly valueSets = new Map<string, ValueSet>();
   private readonly cache = new Map<string, Expansion>();
 
+  /**
+   * @param parent - terminology consulted for what this one does not hold (e.g. base R4 under a
+   *   project's or an IG's own code systems and value sets); its expansions stay cached there.
+   */
+  constructor(private readonly parent?: Terminology) {}
+
   addBundle(bundle: Bundle): void {
     for (const entry of bundle.entry ?? []) {
-      const r = entry.resource;
-      if (r?.resourceType === 'CodeSystem' && r.url && !this.codeSystems.has(r.url)) {
-        this.codeSystems.set(r.url, r);
-      } else if (r?.resourceType === 'ValueSet' && r.url && !this.valueSets.has(r.url)) {
-        this.valueSets.set(r.url, r);
+      if (entry.resource) {
+        this.add(entry.resource);
       }
     }
+  }
+
+  /** Add a CodeSystem or ValueSet (the first one seen for a URL wins; other resources are ignored). */
+  add(r: Resource): void {
+    if (r.resourceType === 'CodeSystem' && r.url && !this.codeSystems.has(r.url)) {
+      this.codeSystems.set(r.url, r);
+    } else if (r.resourceType === 'ValueSet' && r.url && !this.valueSets.has(r.url)) {
+      this.valueSets.set(r.url, r);
+    }
+  }
+
+  /** True when a ValueSet with this canonical URL is known here or in the parent. */
+  hasValueSet(canonical: string): boolean {
+    const url = stripVersion(canonical);
+    return this.valueSets.has(url) || !!this.parent?.hasValueSet(url);
+  }
+
+  private codeSystem(url: string): CodeSystem | undefined {
+    return this.codeSystems.get(url) ?? this.parent?.codeSystem(url);
   }
 
   /** Expand a ValueSet by canonical URL (a `|version` suffix is ignored). Undefined when unknown. */
@@ -83,7 +112,7 @@ export class Terminology {
     }
     const vs = this.valueSets.get(url);
     if (!vs) {
-      return undefined;
+      return this.parent?.expand(url);
     }
     // Guard against import cycles: a placeholder marks the set as being expanded.
     const placeholder: Expansion = {
@@ -132,7 +161,7 @@ export class Terminology {
     }
     const caseInsensitive = new Set<string>();
     for (const [system, codes] of systems) {
-      if (this.codeSystems.get(system)?.caseSensitive === false) {
+      if (this.codeSystem(system)?.caseSensitive === false) {
         caseInsensitive.add(system);
         systems.set(system, new Set([...codes].map((c) => c.toLowerCase())));
       }
@@ -145,7 +174,7 @@ export class Terminology {
     let complete = true;
     let fromSystem: Set<string> | undefined;
     if (inc.system) {
-      const cs = this.codeSystems.get(inc.system);
+      const cs = this.codeSystem(inc.system);
       if (inc.concept) {
         fromSystem = new Set(inc.concept.map((c) => c.code));
       } else if (!cs || (cs.content !== 'complete' && cs.content !== undefined)) {

@@ -10,6 +10,8 @@ import { attachmentRules, bundleRules, capabilityStatementRules, structureDefini
 import type { Expansion } from './terminology';
 import { allowedCodes, expansionHas } from './terminology';
 import { checkNarrativeXhtml } from './xhtml';
+import type { FastExpression } from './fhirpath-lite';
+import { compileFast, evaluateFast } from './fhirpath-lite';
 
 /** A resource inside the validated input (the root, contained ones, Bundle entries, Parameters values). */
 export interface NestedResource {
@@ -30,6 +32,12 @@ export interface WalkerContext {
   readonly requiredExpansions: ReadonlyMap<string, Expansion>;
   /** Known extension definitions: their context, value type and modifier flag are checked. */
   readonly extensions?: ExtensionRegistry;
+  /** Called for every extension (with its location and the resource it sits in), e.g. to check it against its definition. */
+  readonly onExtension?: (
+    extension: Record<string, unknown>,
+    segments: Segments,
+    resource: Record<string, unknown>,
+  ) => void;
 }
 
 /**
@@ -58,6 +66,8 @@ interface Invariant {
   readonly human: string;
   readonly expression: string;
   readonly atom: FhirPathAtom;
+  /** The expression compiled for the fast evaluator, when it covers it. */
+  readonly fast?: FastExpression;
 }
 
 const invariantCache = new Map<string, Invariant[]>();
@@ -70,7 +80,13 @@ function typeInvariants(type: string): Invariant[] {
     for (const c of tryGetDataType(type)?.constraints ?? []) {
       if (c.severity === 'error' && !SKIPPED_CONSTRAINTS.has(c.key)) {
         try {
-          list.push({ key: c.key, human: c.description, expression: c.expression, atom: parseFhirPath(c.expression) });
+          list.push({
+            key: c.key,
+            human: c.description,
+            expression: c.expression,
+            atom: parseFhirPath(c.expression),
+            fast: compileFast(c.expression),
+          });
         } catch {
           // An expression the FHIRPath engine cannot parse is not enforced.
         }
@@ -94,7 +110,8 @@ interface LocalRef {
   readonly isReference: boolean;
 }
 
-function bundleIndex(bundle: Record<string, unknown>): Map<string, string> {
+/** fullUrl → resourceType of a Bundle's entries. */
+export function bundleIndex(bundle: Record<string, unknown>): Map<string, string> {
   const map = new Map<string, string>();
   for (const entry of Array.isArray(bundle.entry) ? bundle.entry : []) {
     if (isObject(entry) && typeof entry.fullUrl === 'string' && isObject(entry.resource)) {
@@ -144,20 +161,63 @@ interface ResourceFrame {
  * resources, local references that do not resolve (ref-1) and unreferenced contained
  * resources (dom-3).
  */
-export function walk(ctx: WalkerContext, root: Record<string, unknown>): WalkResult {
-  const issues: RawIssue[] = [];
-  const nested: NestedResource[] = [];
-  let sawUndefined = false;
+export function walk(
+  ctx: WalkerContext,
+  root: Record<string, unknown>,
+  options: { readonly rootInvariants?: boolean } = {},
+): WalkResult {
+  const walker = new Walker(ctx, options.rootInvariants !== false);
+  walker.visitResource(root, [], undefined, false);
+  return { issues: walker.issues, nested: walker.nested, sawUndefined: walker.sawUndefined };
+}
 
-  const visitResource = (
+/**
+ * The resource-level invariants of the root resource alone. @medplum/core evaluates them too,
+ * but stops at the first one that fails: when it reports none, they all hold and the walk can
+ * skip them (`walk(..., { rootInvariants: false })`); when it reports one, this finds all.
+ */
+export function rootInvariantIssues(ctx: WalkerContext, root: Record<string, unknown>): RawIssue[] {
+  const walker = new Walker(ctx, true);
+  walker.rootInvariants(root);
+  return walker.issues;
+}
+
+/** The walk's state and steps (methods, not closures: nothing is allocated per step but the values). */
+class Walker {
+  readonly issues: RawIssue[] = [];
+  readonly nested: NestedResource[] = [];
+  sawUndefined = false;
+
+  constructor(
+    private readonly ctx: WalkerContext,
+    private readonly withRootInvariants: boolean,
+  ) {}
+
+  rootInvariants(root: Record<string, unknown>): void {
+    const type = root.resourceType as string;
+    const typed: TypedValue = { type, value: root };
+    const frame: ResourceFrame = {
+      resource: root,
+      segments: [],
+      containerForRefs: root,
+      typed,
+      rootTyped: typed,
+      localRefs: [],
+      contained: false,
+      refersBack: new Set(),
+    };
+    this.checkInvariants(typeInvariants(type), typed, frame, [], `${type} (resource)`);
+  }
+
+  visitResource(
     resource: Record<string, unknown>,
     segments: Segments,
     parent: ResourceFrame | undefined,
     contained: boolean,
-  ): void => {
+  ): void {
     const type = resource.resourceType;
-    if (typeof type !== 'string' || !ctx.index.isResourceType(type)) {
-      issues.push({
+    if (typeof type !== 'string' || !this.ctx.index.isResourceType(type)) {
+      this.issues.push({
         severity: 'error',
         code: 'structure',
         category: 'resource-type',
@@ -184,20 +244,22 @@ export function walk(ctx: WalkerContext, root: Record<string, unknown>): WalkRes
       refersBack: new Set(),
     };
     if (parent) {
-      nested.push({ resource, segments });
+      this.nested.push({ resource, segments });
     }
     // @medplum/core evaluates resource-level invariants for the root only, and stops at the
     // first one that fails: evaluate them all, for nested resources too.
-    checkInvariants(typeInvariants(type), typed, frame, segments, `${type} (resource)`);
-    if (type === 'Bundle') {
-      issues.push(...bundleRules(resource, segments));
-    } else if (type === 'CapabilityStatement') {
-      issues.push(...capabilityStatementRules(resource, segments));
-    } else if (type === 'StructureDefinition') {
-      issues.push(...structureDefinitionRules(ctx.index, resource, segments));
+    if (parent || this.withRootInvariants) {
+      this.checkInvariants(typeInvariants(type), typed, frame, segments, `${type} (resource)`);
     }
-    visitObject(resource, type, segments, frame, { elementPath: type, type, isResource: true });
-    finishResource(frame);
+    if (type === 'Bundle') {
+      this.issues.push(...bundleRules(resource, segments));
+    } else if (type === 'CapabilityStatement') {
+      this.issues.push(...capabilityStatementRules(resource, segments));
+    } else if (type === 'StructureDefinition') {
+      this.issues.push(...structureDefinitionRules(this.ctx.index, resource, segments));
+    }
+    this.visitObject(resource, type, segments, frame, { elementPath: type, type, isResource: true });
+    this.finishResource(frame);
     if (contained && parent) {
       for (const ref of frame.localRefs) {
         if (ref.id === '') {
@@ -207,9 +269,9 @@ export function walk(ctx: WalkerContext, root: Record<string, unknown>): WalkRes
         }
       }
     }
-  };
+  }
 
-  const finishResource = (frame: ResourceFrame): void => {
+  private finishResource(frame: ResourceFrame): void {
     const containedList = Array.isArray(frame.resource.contained) ? frame.resource.contained : [];
     const containedIds = new Map<string, string>();
     for (const c of containedList) {
@@ -228,10 +290,10 @@ export function walk(ctx: WalkerContext, root: Record<string, unknown>): WalkRes
         referenced.add(ref.id);
         const type = containedIds.get(ref.id) as string;
         if (ref.targets && !ref.targets.includes(type)) {
-          issues.push(wrongTarget(ref.segments, type, ref.targets));
+          this.issues.push(this.wrongTarget(ref.segments, type, ref.targets));
         }
       } else if (ref.isReference) {
-        issues.push({
+        this.issues.push({
           severity: 'error',
           code: 'invariant',
           category: 'reference',
@@ -243,7 +305,7 @@ export function walk(ctx: WalkerContext, root: Record<string, unknown>): WalkRes
     }
     containedList.forEach((c, i) => {
       if (isObject(c) && typeof c.id === 'string' && !referenced.has(c.id) && !frame.refersBack.has(c)) {
-        issues.push({
+        this.issues.push({
           severity: 'error',
           code: 'invariant',
           category: 'invariant',
@@ -254,45 +316,53 @@ export function walk(ctx: WalkerContext, root: Record<string, unknown>): WalkRes
         });
       }
     });
-  };
+  }
 
-  const checkInvariants = (
-    list: Invariant[],
-    typed: TypedValue,
-    frame: ResourceFrame,
-    segments: Segments,
-    owner: string,
-  ): void => {
-    if (list.length === 0) {
-      return;
-    }
-    const variables: Record<string, TypedValue> = {
+  /** FHIRPath environment variables for @medplum/core's engine. */
+  private variables(typed: TypedValue, frame: ResourceFrame): Record<string, TypedValue> {
+    return {
       '%context': typed,
       '%resource': frame.typed,
       '%rootResource': frame.rootTyped,
       '%ucum': { type: 'string', value: 'http://unitsofmeasure.org' },
     };
+  }
+
+  private checkInvariants(
+    list: Invariant[],
+    typed: TypedValue,
+    frame: ResourceFrame,
+    segments: Segments,
+    owner: string,
+  ): void {
+    if (list.length === 0) {
+      return;
+    }
     for (const inv of list) {
       if (inv.key === 'ref-1') {
         continue; // resolved natively (needs the right container for Bundle entries)
       }
-      let ok: boolean;
-      try {
-        const out = evalFhirPathTyped(inv.atom, [typed], variables);
-        ok = out.length === 1 && out[0].value === true;
-      } catch {
-        issues.push({
-          severity: 'information',
-          code: 'informational',
-          category: 'other',
-          segments,
-          text: `Invariant ${inv.key} could not be evaluated at {path}; it was not checked`,
-          diagnostics: `invariant ${inv.key} of ${owner}: ${inv.expression}`,
-        });
-        continue;
+      let ok = inv.fast
+        ? evaluateFast(inv.fast, typed.value, typed.type, frame.typed.value, frame.rootTyped.value)
+        : undefined;
+      if (ok === undefined) {
+        try {
+          const out = evalFhirPathTyped(inv.atom, [typed], this.variables(typed, frame));
+          ok = out.length === 1 && out[0].value === true;
+        } catch {
+          this.issues.push({
+            severity: 'information',
+            code: 'informational',
+            category: 'other',
+            segments,
+            text: `Invariant ${inv.key} could not be evaluated at {path}; it was not checked`,
+            diagnostics: `invariant ${inv.key} of ${owner}: ${inv.expression}`,
+          });
+          continue;
+        }
       }
       if (!ok) {
-        issues.push({
+        this.issues.push({
           severity: 'error',
           code: 'invariant',
           category: 'invariant',
@@ -302,30 +372,30 @@ export function walk(ctx: WalkerContext, root: Record<string, unknown>): WalkRes
         });
       }
     }
-  };
+  }
 
-  const visitObject = (
+  private visitObject(
     obj: Record<string, unknown>,
     container: string,
     segments: Segments,
     frame: ResourceFrame,
     host: ExtensionHost,
-  ) => {
+  ) {
     for (const key of Object.keys(obj)) {
       if (key === 'resourceType' && obj === frame.resource) {
         continue;
       }
       const value = obj[key];
       if (value === undefined) {
-        sawUndefined = true;
+        this.sawUndefined = true;
         continue;
       }
       const extension = key.startsWith('_');
       const name = extension ? key.slice(1) : key;
-      const resolved = ctx.index.resolveChild(container, name);
+      const resolved = this.ctx.index.resolveChild(container, name);
       const here = [...segments, key];
       if (!resolved) {
-        issues.push({
+        this.issues.push({
           severity: 'error',
           code: 'structure',
           category: 'unknown-element',
@@ -337,7 +407,7 @@ export function walk(ctx: WalkerContext, root: Record<string, unknown>): WalkRes
       }
       if (Array.isArray(value)) {
         if (value.length === 0) {
-          issues.push({
+          this.issues.push({
             severity: 'error',
             code: 'structure',
             category: 'empty',
@@ -350,12 +420,13 @@ export function walk(ctx: WalkerContext, root: Record<string, unknown>): WalkRes
         const isExtensionList = !extension && (name === 'extension' || name === 'modifierExtension');
         value.forEach((item, i) => {
           if (item === undefined) {
-            sawUndefined = true;
+            this.sawUndefined = true;
           } else if (item !== null) {
             if (isExtensionList && isObject(item)) {
-              checkExtension(item, host, [...here, i], name === 'modifierExtension');
+              this.checkExtension(item, host, [...here, i], name === 'modifierExtension');
+              this.ctx.onExtension?.(item, [...here, i], frame.resource);
             }
-            visitValue(
+            this.visitValue(
               item,
               resolved.element,
               extension ? 'Element' : resolved.type,
@@ -366,12 +437,12 @@ export function walk(ctx: WalkerContext, root: Record<string, unknown>): WalkRes
           }
         });
       } else {
-        visitValue(value, resolved.element, extension ? 'Element' : resolved.type, here, frame, resolved.type);
+        this.visitValue(value, resolved.element, extension ? 'Element' : resolved.type, here, frame, resolved.type);
       }
     }
-  };
+  }
 
-  const visitValue = (
+  private visitValue(
     value: unknown,
     el: ElementInfo,
     type: string | undefined,
@@ -379,18 +450,18 @@ export function walk(ctx: WalkerContext, root: Record<string, unknown>): WalkRes
     frame: ResourceFrame,
     /** The element's own type, when `type` is 'Element' for a primitive's `_x` companion. */
     declaredType?: string,
-  ): void => {
+  ): void {
     if (!type) {
       return;
     }
     if (PRIMITIVE_TYPES.has(type)) {
       if (typeof value === 'string') {
         if (type === 'code') {
-          checkBinding(el, segments, (exp) => expansionHas(exp, undefined, value), 'code');
+          this.checkBinding(el, segments, (exp) => expansionHas(exp, undefined, value), 'code');
         } else if ((type === 'uri' || type === 'canonical') && value.startsWith('#')) {
           frame.localRefs.push({ segments, id: value.slice(1), isReference: false });
         } else if (type === 'base64Binary' && !isBase64(value)) {
-          issues.push({
+          this.issues.push({
             severity: 'error',
             code: 'value',
             category: 'value',
@@ -408,7 +479,7 @@ export function walk(ctx: WalkerContext, root: Record<string, unknown>): WalkRes
             );
           }
           if (problems.length > 0) {
-            issues.push({
+            this.issues.push({
               severity: 'error',
               code: 'invariant',
               category: 'value',
@@ -425,7 +496,7 @@ export function walk(ctx: WalkerContext, root: Record<string, unknown>): WalkRes
     if (!isObject(value)) {
       // The JSON Schema does not say that complex types are objects, and @medplum/core then
       // reports each character of a string as an unknown property: report the shape once.
-      issues.push({
+      this.issues.push({
         severity: 'error',
         code: 'structure',
         category: 'value',
@@ -436,56 +507,58 @@ export function walk(ctx: WalkerContext, root: Record<string, unknown>): WalkRes
       return;
     }
     if (type === 'Resource') {
-      visitResource(value, segments, frame, el.path.endsWith('.contained'));
+      this.visitResource(value, segments, frame, el.path.endsWith('.contained'));
       return;
     }
     if (type === 'Reference' && typeof value.reference === 'string') {
-      checkReference(value.reference, el, segments, frame);
+      this.checkReference(value.reference, el, segments, frame);
     } else if (type === 'Coding') {
-      checkCoding(el, value, segments);
+      this.checkCoding(el, value, segments);
     } else if (type === 'CodeableConcept') {
-      checkCodeableConcept(el, value, segments);
+      this.checkCodeableConcept(el, value, segments);
     } else if (type === 'Attachment') {
-      issues.push(...attachmentRules(value, segments));
+      this.issues.push(...attachmentRules(value, segments));
     }
-    const container = ctx.index.containerOf(el, type);
+    const container = this.ctx.index.containerOf(el, type);
     if (!container) {
       return;
     }
     if (container === type && type !== 'Element' && type !== 'BackboneElement') {
       const profile = el.types.find((t) => t.code === type)?.profile?.find((p) => QUANTITY_PROFILES[p]);
       const invariantType = profile ? QUANTITY_PROFILES[profile] : type;
-      checkInvariants(typeInvariants(invariantType), { type, value }, frame, segments, invariantType);
+      this.checkInvariants(typeInvariants(invariantType), { type, value }, frame, segments, invariantType);
     }
-    visitObject(value, container, segments, frame, {
+    this.visitObject(value, container, segments, frame, {
       elementPath: el.path,
       type: type === 'Element' && declaredType ? declaredType : type,
       isResource: false,
     });
-  };
+  }
 
-  const extensionIssue = (segments: Segments, text: string, diagnostics: string): RawIssue => ({
-    severity: 'error',
-    code: 'structure',
-    category: 'profile',
-    segments,
-    text,
-    diagnostics,
-  });
+  private extensionIssue(segments: Segments, text: string, diagnostics: string): RawIssue {
+    return {
+      severity: 'error',
+      code: 'structure',
+      category: 'profile',
+      segments,
+      text,
+      diagnostics,
+    };
+  }
 
-  const checkExtension = (
+  private checkExtension(
     ext: Record<string, unknown>,
     host: ExtensionHost,
     segments: Segments,
     modifier: boolean,
-  ): void => {
+  ): void {
     const url = ext.url;
     if (typeof url !== 'string') {
       return; // Extension.url 1..1 is reported as a missing required element
     }
     if (url.includes('|')) {
-      issues.push(
-        extensionIssue(
+      this.issues.push(
+        this.extensionIssue(
           [...segments, 'url'],
           'Extension URL at {path} must not contain a version (|...): extensions are identified by their URL alone',
           'FHIR R4 Extension.url: the canonical URL of the extension definition, without version',
@@ -493,14 +566,14 @@ export function walk(ctx: WalkerContext, root: Record<string, unknown>): WalkRes
       );
       return;
     }
-    const def = ctx.extensions?.get(url);
+    const def = this.ctx.extensions?.get(url);
     if (!def) {
       return;
     }
     const rule = `extension definition ${def.url}`;
     if (def.modifier !== modifier) {
-      issues.push(
-        extensionIssue(
+      this.issues.push(
+        this.extensionIssue(
           segments,
           def.modifier
             ? `Extension ${def.url} at {path} is a modifier extension and must be placed in modifierExtension`
@@ -510,8 +583,8 @@ export function walk(ctx: WalkerContext, root: Record<string, unknown>): WalkRes
       );
     }
     if (!contextAllows(def, host)) {
-      issues.push(
-        extensionIssue(
+      this.issues.push(
+        this.extensionIssue(
           segments,
           `Extension ${def.url} is not allowed at {path} (on ${host.elementPath}); it may only be used on: ${def.contexts.join(', ')}`,
           `${rule}: context`,
@@ -520,8 +593,8 @@ export function walk(ctx: WalkerContext, root: Record<string, unknown>): WalkRes
     }
     const valueKey = Object.keys(ext).find((k) => k.startsWith('value') && k.length > 5);
     if (valueKey && def.complex) {
-      issues.push(
-        extensionIssue(
+      this.issues.push(
+        this.extensionIssue(
           [...segments, valueKey],
           `Extension ${def.url} at {path} is a complex extension: it carries nested extensions, not a value`,
           `${rule}: value[x] 0..0`,
@@ -530,8 +603,8 @@ export function walk(ctx: WalkerContext, root: Record<string, unknown>): WalkRes
     } else if (valueKey && def.valueTypes.length > 0) {
       const suffix = valueKey.slice(5);
       if (!def.valueTypes.some((t) => t.charAt(0).toUpperCase() + t.slice(1) === suffix)) {
-        issues.push(
-          extensionIssue(
+        this.issues.push(
+          this.extensionIssue(
             [...segments, valueKey],
             `Extension ${def.url} does not allow a value of type ${quoteName(suffix)} at {path} (allowed: ${def.valueTypes.join(', ')})`,
             `${rule}: value[x] types`,
@@ -539,18 +612,20 @@ export function walk(ctx: WalkerContext, root: Record<string, unknown>): WalkRes
         );
       }
     }
-  };
+  }
 
-  const wrongTarget = (segments: Segments, type: string, targets: readonly string[]): RawIssue => ({
-    severity: 'warning',
-    code: 'structure',
-    category: 'reference',
-    segments,
-    text: `Reference at {path} points to ${withArticle(type)}, which is not an allowed target here (allowed: ${targets.join(', ')})`,
-    diagnostics: `reference target types of {element} in FHIR R4`,
-  });
+  private wrongTarget(segments: Segments, type: string, targets: readonly string[]): RawIssue {
+    return {
+      severity: 'warning',
+      code: 'structure',
+      category: 'reference',
+      segments,
+      text: `Reference at {path} points to ${withArticle(type)}, which is not an allowed target here (allowed: ${targets.join(', ')})`,
+      diagnostics: `reference target types of {element} in FHIR R4`,
+    };
+  }
 
-  const checkReference = (reference: string, el: ElementInfo, segments: Segments, frame: ResourceFrame): void => {
+  private checkReference(reference: string, el: ElementInfo, segments: Segments, frame: ResourceFrame): void {
     const targets = allowedTargets(el);
     if (reference.startsWith('#')) {
       frame.localRefs.push({ segments, id: reference.slice(1), targets, isReference: true });
@@ -560,7 +635,7 @@ export function walk(ctx: WalkerContext, root: Record<string, unknown>): WalkRes
     if (target.kind === 'unresolved-in-bundle') {
       // A transaction or batch cannot be processed with a dangling urn: reference; in other
       // Bundle types the target may simply not be included.
-      issues.push({
+      this.issues.push({
         severity: frame.bundleKind === 'transaction' || frame.bundleKind === 'batch' ? 'error' : 'warning',
         code: 'not-found',
         category: 'reference',
@@ -571,60 +646,62 @@ export function walk(ctx: WalkerContext, root: Record<string, unknown>): WalkRes
     } else if (
       target.kind === 'type' &&
       targets &&
-      ctx.index.isResourceType(target.type) &&
+      this.ctx.index.isResourceType(target.type) &&
       !targets.includes(target.type)
     ) {
-      issues.push(wrongTarget(segments, target.type, targets));
+      this.issues.push(this.wrongTarget(segments, target.type, targets));
     }
-  };
+  }
 
-  const requiredExpansion = (el: ElementInfo): Expansion | undefined => {
+  private requiredExpansion(el: ElementInfo): Expansion | undefined {
     if (el.binding?.strength !== 'required' || !el.binding.valueSet) {
       return undefined;
     }
-    const exp = ctx.requiredExpansions.get(el.binding.valueSet);
+    const exp = this.ctx.requiredExpansions.get(el.binding.valueSet);
     return exp?.complete ? exp : undefined;
-  };
+  }
 
-  const bindingIssue = (el: ElementInfo, exp: Expansion, segments: Segments, what: string): RawIssue => ({
-    severity: 'error',
-    code: 'code-invalid',
-    category: 'code',
-    segments,
-    text: `${what} at {path} is not in the value set '${exp.title}' (${exp.url}), which is required here. Allowed codes: ${allowedCodes(exp)}`,
-    diagnostics: `required binding of ${el.path} to ${el.binding?.valueSet} (expanded locally)`,
-  });
+  private bindingIssue(el: ElementInfo, exp: Expansion, segments: Segments, what: string): RawIssue {
+    return {
+      severity: 'error',
+      code: 'code-invalid',
+      category: 'code',
+      segments,
+      text: `${what} at {path} is not in the value set '${exp.title}' (${exp.url}), which is required here. Allowed codes: ${allowedCodes(exp)}`,
+      diagnostics: `required binding of ${el.path} to ${el.binding?.valueSet} (expanded locally)`,
+    };
+  }
 
-  const checkBinding = (el: ElementInfo, segments: Segments, test: (exp: Expansion) => boolean, what: string): void => {
-    const exp = requiredExpansion(el);
+  private checkBinding(el: ElementInfo, segments: Segments, test: (exp: Expansion) => boolean, what: string): void {
+    const exp = this.requiredExpansion(el);
     if (exp && !test(exp)) {
-      issues.push(bindingIssue(el, exp, segments, what === 'code' ? 'Code' : what));
+      this.issues.push(this.bindingIssue(el, exp, segments, what === 'code' ? 'Code' : what));
     }
-  };
+  }
 
-  const codingInValueSet = (exp: Expansion, coding: Record<string, unknown>): boolean =>
-    typeof coding.code === 'string' &&
-    typeof coding.system === 'string' &&
-    expansionHas(exp, coding.system, coding.code);
+  private codingInValueSet(exp: Expansion, coding: Record<string, unknown>): boolean {
+    return (
+      typeof coding.code === 'string' &&
+      typeof coding.system === 'string' &&
+      expansionHas(exp, coding.system, coding.code)
+    );
+  }
 
-  const checkCoding = (el: ElementInfo, coding: Record<string, unknown>, segments: Segments): void => {
+  private checkCoding(el: ElementInfo, coding: Record<string, unknown>, segments: Segments): void {
     if (typeof coding.system !== 'string' || typeof coding.code !== 'string') {
       return;
     }
-    checkBinding(el, segments, (exp) => codingInValueSet(exp, coding), 'Coding');
-  };
+    this.checkBinding(el, segments, (exp) => this.codingInValueSet(exp, coding), 'Coding');
+  }
 
-  const checkCodeableConcept = (el: ElementInfo, cc: Record<string, unknown>, segments: Segments): void => {
+  private checkCodeableConcept(el: ElementInfo, cc: Record<string, unknown>, segments: Segments): void {
     const codings = Array.isArray(cc.coding) ? cc.coding.filter(isObject) : [];
     const judged = codings.filter((c) => typeof c.system === 'string' && typeof c.code === 'string');
     if (judged.length === 0) {
       return;
     }
-    checkBinding(el, segments, (exp) => judged.some((c) => codingInValueSet(exp, c)), 'None of the codings');
-  };
-
-  visitResource(root, [], undefined, false);
-  return { issues, nested, sawUndefined };
+    this.checkBinding(el, segments, (exp) => judged.some((c) => this.codingInValueSet(exp, c)), 'None of the codings');
+  }
 }
 
 export function withArticle(word: string): string {

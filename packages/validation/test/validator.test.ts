@@ -266,15 +266,16 @@ describe('robustness and privacy', () => {
     expect(hasErrors(validate(asResource({ resourceType: 'Specimen', status: 'nope' })))).toBe(true);
   });
 
-  it('an unknown profile is an error until profiles are loaded; the base definition is accepted', () => {
+  it('an unknown explicit profile is an error; the base definition is accepted', () => {
     const specimen = aspirateSpecimen();
     expect(
       hasErrors(validator.validate(specimen, { profiles: ['http://hl7.org/fhir/StructureDefinition/Specimen'] })),
     ).toBe(false);
     const outcome = validator.validate(specimen, {
-      profiles: ['http://marrowbridge.org/fhir/StructureDefinition/bma-aspirate-specimen'],
+      profiles: ['http://example.org/fhir/StructureDefinition/not-loaded'],
     });
-    expect(outcome.issue[0]).toMatchObject({ severity: 'error', code: 'not-found' });
+    expect(outcome.issue[0]).toMatchObject({ severity: 'error', code: 'not-found', expression: ['Specimen'] });
+    expect(outcome.issue[0].details?.text).toMatch(/not known to this validator.*--ig/);
   });
 
   it('never reports the same problem twice at one location', () => {
