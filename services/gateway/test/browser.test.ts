@@ -87,7 +87,8 @@ if (!CHROMIUM) {
     const body = JSON.parse(await page.locator('body').innerText());
     expect(body.updates[0]).toMatchObject({ kind: 'order', outcome: 'delivered' });
     const openapi = await page.goto(`${g.gateway.url}/openapi.json`);
-    expect((await openapi?.json()).openapi).toMatch(/^3\.1/);
+    expect(openapi).not.toBeNull();
+    expect((await openapi!.json()).openapi).toMatch(/^3\.1/);
     await context.close();
 
     const anonymous = await browser.newContext();
