@@ -6,7 +6,9 @@
 import type { Env } from '@marrowbridge/config';
 import { dlqCommand } from './commands/dlq';
 import { enqueueCommand } from './commands/enqueue';
+import { profilesCommand } from './commands/profiles';
 import { translateCommand } from './commands/translate';
+import { validateCommand } from './commands/validate';
 import { UsageError, type Io } from './io';
 import { QueueSetupError } from './queues';
 
@@ -30,6 +32,14 @@ Commands:
   dlq replay ID... | --all
       Translate the kept input of the entries again with the current code and queue it as a new job;
       the entry leaves the dead-letter queue once the new job is queued.
+  validate FILE [--profile URL]... [--ig PATH]... [--json]
+      Validate a FHIR R4 resource or Bundle (JSON) against base R4, the profiles it names in
+      meta.profile (the project's BMA profiles are built in) and each --profile. --ig loads your own
+      StructureDefinitions (a missing snapshot is generated), ValueSets and CodeSystems from files or
+      folders (JSON or FHIR XML). --json prints the OperationOutcome. Exit 0 no errors, 1 errors.
+  profiles build [--out DIR] [--check]
+      Compile fhir-profiles/ (FSH, SUSHI offline) into fhir-profiles/build (or DIR); --check fails
+      when the committed build is stale.
   help
       Show this text.
 
@@ -48,6 +58,10 @@ export async function run(argv: string[], io: Io, env: Env = process.env): Promi
         return await enqueueCommand(rest, io, env);
       case 'dlq':
         return await dlqCommand(rest, io, env);
+      case 'validate':
+        return await validateCommand(rest, io);
+      case 'profiles':
+        return await profilesCommand(rest, io);
       case 'help':
       case '--help':
       case '-h':

@@ -828,7 +828,7 @@ class ProfileWalker {
       this.push(
         state,
         node,
-        'warning',
+        binding.strength === 'required' ? 'warning' : 'information',
         'not-supported',
         'code',
         segmentsOf(item),

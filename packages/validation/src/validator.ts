@@ -76,6 +76,8 @@ export interface ProfileValidator extends Validator {
    * grows as profiles are compiled on first use.
    */
   readonly conformanceProblems: readonly ConformanceProblem[];
+  /** True when `url` names a profile this validator can apply (loaded, core, or a base R4 definition). */
+  hasProfile(url: string): boolean;
 }
 
 function isObject(v: unknown): v is Record<string, unknown> {
@@ -231,6 +233,10 @@ class BaseValidator implements ProfileValidator {
 
   get conformanceProblems(): readonly ConformanceProblem[] {
     return this.conformance.problems;
+  }
+
+  hasProfile(url: string): boolean {
+    return this.conformance.profile(url) !== undefined;
   }
 
   validateJson(text: string, options?: ValidateOptions): OperationOutcome {
