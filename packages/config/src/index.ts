@@ -58,7 +58,8 @@ export function text(raw: string): string {
 
 function defaultText(s: SettingSpec<unknown>): string {
   if (!('default' in s)) return '(required)';
-  if (s.default === undefined || s.default === '' || (Array.isArray(s.default) && s.default.length === 0)) return '(unset)';
+  if (s.default === undefined || s.default === '' || (Array.isArray(s.default) && s.default.length === 0))
+    return '(unset)';
   return s.secret ? '(set)' : `\`${Array.isArray(s.default) ? s.default.join(' ') : String(s.default)}\``;
 }
 
