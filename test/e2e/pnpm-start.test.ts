@@ -44,7 +44,7 @@ function syntheticPatientData(): string[] {
 describe('pnpm start', () => {
   it('starts everything, delivers every sample, prints the summary and stops cleanly', async () => {
     const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'mb-start-'));
-    const env = {
+    const env: NodeJS.ProcessEnv = {
       ...process.env,
       DEMO_EXIT: 'true',
       MARROWBRIDGE_DATA_DIR: dataDir,
