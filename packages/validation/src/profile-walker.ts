@@ -205,42 +205,82 @@ export function equalsFixed(instance: unknown, fixed: unknown): boolean {
   return instance === fixed || (typeof fixed === 'number' && Number(instance) === fixed);
 }
 
+/** One step of a discriminator path. */
+type PathStep =
+  | { readonly kind: 'this' }
+  | { readonly kind: 'ofType'; readonly type: string }
+  | { readonly kind: 'extension'; readonly url: string }
+  | { readonly kind: 'resolve' }
+  | { readonly kind: 'name'; readonly name: string };
+
+const pathCache = new Map<string, readonly PathStep[]>();
+
+/** A discriminator path split into steps (parsed once per distinct path). */
+function stepsOf(path: string): readonly PathStep[] {
+  let steps = pathCache.get(path);
+  if (!steps) {
+    steps = splitPath(path).map((raw): PathStep => {
+      if (raw === '$this') return { kind: 'this' };
+      if (raw === 'resolve()') return { kind: 'resolve' };
+      const ofType = /^ofType\((\w+)\)$/.exec(raw);
+      if (ofType) return { kind: 'ofType', type: ofType[1] };
+      const ext = /^extension\('([^']+)'\)$/.exec(raw);
+      if (ext) return { kind: 'extension', url: ext[1] };
+      return { kind: 'name', name: raw };
+    });
+    pathCache.set(path, steps);
+  }
+  return steps;
+}
+
 /** Values of a JSON node at a simple FHIRPath (`a.b`, `$this`, `ofType(T)`, `extension('url')`); arrays flatten. */
 function valuesAt(value: unknown, path: string): { value: unknown; type?: string }[] {
   let current: { value: unknown; type?: string }[] = [{ value }];
-  for (const raw of splitPath(path)) {
-    if (raw === '$this') {
+  for (const step of stepsOf(path)) {
+    if (step.kind === 'this') {
       continue;
     }
-    const ofType = /^ofType\((\w+)\)$/.exec(raw);
-    if (ofType) {
-      current = current.filter((c) => c.type === ofType[1]);
+    if (step.kind === 'ofType') {
+      current = current.filter((c) => c.type === step.type);
       continue;
     }
-    const ext = /^extension\('([^']+)'\)$/.exec(raw);
+    if (step.kind === 'resolve') {
+      return [];
+    }
     const next: { value: unknown; type?: string }[] = [];
     for (const c of current) {
       if (!isObject(c.value)) {
         continue;
       }
-      if (ext) {
+      if (step.kind === 'extension') {
         for (const e of Array.isArray(c.value.extension) ? c.value.extension : []) {
-          if (isObject(e) && e.url === ext[1]) {
+          if (isObject(e) && e.url === step.url) {
             next.push({ value: e, type: 'Extension' });
           }
         }
         continue;
       }
-      const direct = c.value[raw];
+      const name = step.name;
+      const direct = c.value[name];
       if (direct !== undefined) {
-        for (const v of Array.isArray(direct) ? direct : [direct]) {
-          next.push({ value: v, type: isObject(v) && typeof v.resourceType === 'string' ? v.resourceType : undefined });
+        if (Array.isArray(direct)) {
+          for (const v of direct) {
+            next.push({
+              value: v,
+              type: isObject(v) && typeof v.resourceType === 'string' ? v.resourceType : undefined,
+            });
+          }
+        } else {
+          next.push({
+            value: direct,
+            type: isObject(direct) && typeof direct.resourceType === 'string' ? direct.resourceType : undefined,
+          });
         }
         continue;
       }
       for (const key of Object.keys(c.value)) {
-        if (key.length > raw.length && key.startsWith(raw) && /[A-Z]/.test(key[raw.length])) {
-          next.push({ value: c.value[key], type: typeOfSuffix(key.slice(raw.length)) });
+        if (key.length > name.length && key.startsWith(name) && /[A-Z]/.test(key[name.length])) {
+          next.push({ value: c.value[key], type: typeOfSuffix(key.slice(name.length)) });
         }
       }
     }
@@ -266,26 +306,41 @@ function splitPath(path: string): string[] {
   return out.filter((s) => s.length > 0);
 }
 
-/** The element of a slice at a discriminator path (`$this`, `type`, `code.coding`, `extension('url').value`). */
+const elementCache = new WeakMap<ProfileNode, Map<string, ProfileNode | null>>();
+
+/** The element of a slice at a discriminator path (`$this`, `type`, `code.coding`, `extension('url').value`); cached. */
 function elementAt(node: ProfileNode, path: string): ProfileNode | undefined {
+  let byPath = elementCache.get(node);
+  if (!byPath) {
+    byPath = new Map();
+    elementCache.set(node, byPath);
+  }
+  let found = byPath.get(path);
+  if (found === undefined) {
+    found = findElement(node, path) ?? null;
+    byPath.set(path, found);
+  }
+  return found ?? undefined;
+}
+
+function findElement(node: ProfileNode, path: string): ProfileNode | undefined {
   let current: ProfileNode | undefined = node;
-  for (const raw of splitPath(path)) {
+  for (const step of stepsOf(path)) {
     if (!current) {
       return undefined;
     }
-    if (raw === '$this' || /^ofType\(\w+\)$/.test(raw)) {
+    if (step.kind === 'this' || step.kind === 'ofType') {
       continue;
     }
-    const ext = /^extension\('([^']+)'\)$/.exec(raw);
-    if (ext) {
-      const extNode: ProfileNode | undefined = current.children.find((c) => c.name === 'extension');
-      current = extNode?.slices.find((s) => extensionUrlOf(s) === ext[1]);
-      continue;
-    }
-    if (raw === 'resolve()') {
+    if (step.kind === 'resolve') {
       return undefined;
     }
-    const name = raw;
+    if (step.kind === 'extension') {
+      const extNode: ProfileNode | undefined = current.children.find((c) => c.name === 'extension');
+      current = extNode?.slices.find((s) => extensionUrlOf(s) === step.url);
+      continue;
+    }
+    const name = step.name;
     current = current.children.find((c) => c.name === name || (c.choice && name.startsWith(c.name)));
   }
   return current;
@@ -662,7 +717,7 @@ class ProfileWalker {
           const pattern = el.pattern.value;
           return here.some((v) => matchesPattern(v.value, pattern));
         }
-        if (splitPath(d.path).pop() === 'url') {
+        if (d.path === 'url' || d.path.endsWith('.url')) {
           const url = extensionUrlOf(el && d.path !== 'url' ? el : slice);
           return url !== undefined && here.some((v) => v.value === url);
         }
