@@ -8,6 +8,7 @@
  * time or while evaluating, and the caller falls back to @medplum/core's engine. A test compares
  * both engines on every invariant over the example corpora.
  */
+import { PRIMITIVE_TYPES } from './element-index';
 
 type Item = { readonly v: unknown; readonly t?: string };
 
@@ -43,28 +44,7 @@ const FUNCTIONS: ReadonlySet<string> = new Set([
   'type',
 ]);
 
-const PRIMITIVES: ReadonlySet<string> = new Set([
-  'base64Binary',
-  'boolean',
-  'canonical',
-  'code',
-  'date',
-  'dateTime',
-  'decimal',
-  'id',
-  'instant',
-  'integer',
-  'markdown',
-  'oid',
-  'positiveInt',
-  'string',
-  'time',
-  'unsignedInt',
-  'uri',
-  'url',
-  'uuid',
-  'xhtml',
-]);
+const PRIMITIVES = PRIMITIVE_TYPES;
 
 // ---------------------------------------------------------------- tokenizer and parser
 

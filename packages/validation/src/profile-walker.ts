@@ -10,6 +10,7 @@ import systemNames from './system-names.json';
 import type { Expansion, Terminology } from './terminology';
 import { expansionHas } from './terminology';
 import ucum from './ucum-units.json';
+import { PRIMITIVE_TYPES } from './element-index';
 
 /**
  * Validates an instance against a compiled profile. Only the elements the profile constrains are
@@ -19,28 +20,7 @@ import ucum from './ucum-units.json';
 const SYSTEM_NAMES: Record<string, string> = systemNames.names;
 const UCUM_UNITS = ucum.units as unknown as Record<string, [string, number]>;
 const UCUM = 'http://unitsofmeasure.org';
-const PRIMITIVE_LIKE = new Set([
-  'base64Binary',
-  'boolean',
-  'canonical',
-  'code',
-  'date',
-  'dateTime',
-  'decimal',
-  'id',
-  'instant',
-  'integer',
-  'markdown',
-  'oid',
-  'positiveInt',
-  'string',
-  'time',
-  'unsignedInt',
-  'uri',
-  'url',
-  'uuid',
-  'xhtml',
-]);
+const PRIMITIVE_LIKE = PRIMITIVE_TYPES;
 
 export interface ProfileWalkContext {
   readonly terminology: Terminology;
