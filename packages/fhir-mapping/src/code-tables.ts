@@ -82,8 +82,6 @@ export interface QualifierCodes {
 }
 export interface ReportStatusEntry {
   fhir: ReportStatus;
-  /** Precedence rank (domain-reference §4.2); null for the terminal side states. */
-  rank: number | null;
 }
 
 export const procedureCodes: Record<PlannedProcedure, ProcedureCodes> = entries(proceduresJson);
@@ -139,8 +137,3 @@ export const observationCategory: TableCoding = categoriesJson.observation;
 export const reportBaseSection: string = categoriesJson.reportBaseSection;
 export const orderReportSection: string = categoriesJson.orderReportSection;
 export const orderReportCode: TableCoding = reportCodesJson.orderReport;
-
-/** Precedence rank of a report status (domain-reference §4.2), null for cancelled / entered-in-error. */
-export function reportStatusRank(status: ReportStatus): number | null {
-  return reportStatusCodes[status].rank;
-}

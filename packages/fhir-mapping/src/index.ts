@@ -40,4 +40,4 @@ export {
   UCUM,
 } from './systems';
 export { procedureStatus } from './resources/procedure';
-export { orderReportCode, reportStatusRank } from './code-tables';
+export { orderReportCode } from './code-tables';

@@ -11,7 +11,6 @@ import {
   PROCEDURE_KEY_SYSTEM,
   reportKey,
   REPORT_KEY_SYSTEM,
-  reportStatusRank,
   UUID_NAMESPACE,
 } from '../src';
 import { sampleInput } from './support/samples';
@@ -75,14 +74,5 @@ describe('keys and identifiers', () => {
     const other = mapResultUpdate(withoutFiller).entry!.find((e) => e.resource?.resourceType === 'DiagnosticReport')!;
     expect(other.fullUrl).toBe(report.fullUrl);
     expect(other.request).toEqual(report.request);
-  });
-
-  it('report status precedence comes from the code table', () => {
-    expect(reportStatusRank('registered')).toBe(0);
-    expect(reportStatusRank('preliminary')).toBe(1);
-    expect(reportStatusRank('final')).toBe(2);
-    expect(reportStatusRank('corrected')).toBe(3);
-    expect(reportStatusRank('amended')).toBe(3);
-    expect(reportStatusRank('cancelled')).toBeNull();
   });
 });
