@@ -48,6 +48,18 @@ export const SYNC_WORKER_SETTINGS = {
     int(1, 3_600_000),
   ),
   retryMaxDelayMs: spec('RETRY_MAX_DELAY_MS', 'longest retry delay', 300_000, int(1, 86_400_000)),
+  stalledIntervalMs: spec(
+    'WORKER_STALLED_INTERVAL_MS',
+    'how often this worker looks for jobs whose worker died (kill -9, crash) and puts them back on the queue',
+    30_000,
+    int(100, 3_600_000),
+  ),
+  jobLockMs: spec(
+    'WORKER_LOCK_DURATION_MS',
+    "how long a worker's hold on an active job lasts unless renewed (renewed every half of it); a dead worker's jobs are taken over after this plus WORKER_STALLED_INTERVAL_MS",
+    60_000,
+    int(1000, 3_600_000),
+  ),
   orderLockTtlMs: spec(
     'ORDER_LOCK_TTL_MS',
     'lifetime of a per-order lock if its holder dies',

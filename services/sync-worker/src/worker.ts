@@ -29,9 +29,9 @@ export interface SyncWorkerOverrides {
   log?: Logger;
   validator?: Validator;
   onFinished?: ProcessorDeps['onFinished'];
-  /** Stalled-job check interval (ms); tests shorten it to recover a killed worker's jobs quickly. */
+  /** Stalled-job check interval (ms); default WORKER_STALLED_INTERVAL_MS. */
   stalledIntervalMs?: number;
-  /** How long a worker's hold on a job lasts without renewal (ms). */
+  /** How long a worker's hold on a job lasts without renewal (ms); default WORKER_LOCK_DURATION_MS. */
   jobLockMs?: number;
 }
 
@@ -80,8 +80,8 @@ export async function startSyncWorker(
         prefix: config.queuePrefix,
         concurrency: config.concurrency,
         limiter: config.rateLimitPerSecond > 0 ? { max: config.rateLimitPerSecond, duration: 1000 } : undefined,
-        stalledInterval: overrides.stalledIntervalMs ?? 30_000,
-        lockDuration: overrides.jobLockMs ?? 60_000,
+        stalledInterval: overrides.stalledIntervalMs ?? config.stalledIntervalMs,
+        lockDuration: overrides.jobLockMs ?? config.jobLockMs,
         maxStalledCount: 5,
         settings: {
           backoffStrategy: (attemptsMade: number, type?: string, err?: Error) =>
