@@ -3,7 +3,7 @@
  * typed canonical messages and their FHIR transaction Bundles out, or an OperationOutcome saying
  * what is wrong. The CLI, the gateway and the queue's replay all go through here.
  */
-import { mapOrder, mapResultUpdate, type MappingOptions } from '@marrowbridge/fhir-mapping';
+import { MappingError, mapOrder, mapResultUpdate, type MappingOptions } from '@marrowbridge/fhir-mapping';
 import { parseHl7Batch, translateHl7, type Hl7Error, type Hl7Options } from '@marrowbridge/hl7v2';
 import { parseCanonicalJson, type CanonicalMessage, type InputError } from '@marrowbridge/model';
 import type { Bundle, OperationOutcome, OperationOutcomeIssue } from '@medplum/fhirtypes';
@@ -85,7 +85,20 @@ export function translateInput(input: Buffer | string, options: IntakeOptions = 
 function translateJson(input: Buffer | string, options: IntakeOptions): MessageResult {
   const parsed = parseCanonicalJson(input, { maxBytes: options.maxBytes ?? DEFAULT_MAX_BYTES });
   if (!parsed.ok) return { ok: false, format: 'json', outcome: outcomeFromInputErrors(parsed.errors) };
-  return { ok: true, format: 'json', items: [toItem(parsed.value, options.mapping)] };
+  // JSON escapes can make strings that are not Unicode (a lone surrogate, "\ud800"); FHIR strings must be.
+  const notUnicode = loneSurrogatePath(parsed.value, '');
+  if (notUnicode !== undefined) {
+    return {
+      ok: false,
+      format: 'json',
+      outcome: outcomeFromInputErrors([
+        { path: notUnicode, message: 'is not valid Unicode text (it holds a lone UTF-16 surrogate escape)' },
+      ]),
+    };
+  }
+  const mapped = mapItems([parsed.value], options.mapping);
+  if (!mapped.ok) return { ok: false, format: 'json', outcome: singleIssue(mapped.reason) };
+  return { ok: true, format: 'json', items: mapped.items };
 }
 
 function translateHl7Input(input: Buffer | string, options: IntakeOptions): MessageResult[] {
@@ -109,20 +122,90 @@ function translateHl7Input(input: Buffer | string, options: IntakeOptions): Mess
       });
       continue;
     }
+    const mapped = mapItems(r.items, options.mapping);
+    if (!mapped.ok) {
+      const errors: Hl7Error[] = [
+        {
+          segment: 'MSH',
+          sequence: 1,
+          field: 0,
+          code: mapped.duplicateKey ? 205 : 102,
+          severity: 'E',
+          message: mapped.reason,
+        },
+      ];
+      results.push({
+        ok: false,
+        format: 'hl7v2',
+        raw,
+        hl7: { control: r.control },
+        outcome: outcomeFromHl7Errors(errors),
+        hl7Errors: errors,
+      });
+      continue;
+    }
     results.push({
       ok: true,
       format: 'hl7v2',
       raw,
       hl7: { control: r.control, messageType: r.messageType },
-      items: r.items.map((m) => toItem(m, options.mapping)),
+      items: mapped.items,
     });
   }
   return results;
 }
 
-function toItem(message: CanonicalMessage, mapping?: MappingOptions): TranslatedItem {
-  const bundle = message.kind === 'order' ? mapOrder(message, mapping) : mapResultUpdate(message, mapping);
-  return { message, bundle };
+/**
+ * Maps each message to its Bundle. A message the mapping refuses (two results under one key, an issued time without
+ * a UTC offset, …) is rejected with the reason, never thrown: input must not be able to make intake fail.
+ */
+function mapItems(
+  messages: CanonicalMessage[],
+  mapping?: MappingOptions,
+): { ok: true; items: TranslatedItem[] } | { ok: false; reason: string; duplicateKey: boolean } {
+  try {
+    return {
+      ok: true,
+      items: messages.map((message) => ({
+        message,
+        bundle: message.kind === 'order' ? mapOrder(message, mapping) : mapResultUpdate(message, mapping),
+      })),
+    };
+  } catch (err) {
+    if (err instanceof MappingError) {
+      return {
+        ok: false,
+        reason: `the message cannot be mapped to FHIR: ${err.message}`,
+        duplicateKey: /share the key/.test(err.message),
+      };
+    }
+    // Not a rule of the mapping: say which kind of failure, not its text (it may quote the input).
+    const kind = err instanceof Error ? err.name : typeof err;
+    return { ok: false, reason: `the message cannot be mapped to FHIR (${kind})`, duplicateKey: false };
+  }
+}
+
+const LONE_SURROGATE = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/;
+
+/** The JSON Pointer of the first string (or key) holding a lone surrogate, or undefined. */
+function loneSurrogatePath(value: unknown, path: string): string | undefined {
+  if (typeof value === 'string') return LONE_SURROGATE.test(value) ? path : undefined;
+  if (Array.isArray(value)) {
+    for (let i = 0; i < value.length; i++) {
+      const found = loneSurrogatePath(value[i], `${path}/${i}`);
+      if (found !== undefined) return found;
+    }
+    return undefined;
+  }
+  if (value && typeof value === 'object') {
+    for (const [k, v] of Object.entries(value)) {
+      const at = `${path}/${k.replace(/~/g, '~0').replace(/\//g, '~1')}`;
+      if (LONE_SURROGATE.test(k)) return `${path}/(a key)`;
+      const found = loneSurrogatePath(v, at);
+      if (found !== undefined) return found;
+    }
+  }
+  return undefined;
 }
 
 /** Input that failed the canonical JSON Schema or the cross-field rules, as an OperationOutcome. */

@@ -66,3 +66,26 @@ describe('translateInput', () => {
     }
   });
 });
+
+describe('translateInput never throws on input (found by the fuzz test, test/chaos)', () => {
+  const result = () => JSON.parse(firstSample('results').toString('utf8'));
+
+  it('rejects two results under one key (same code, no sub-id) instead of failing in the mapping', () => {
+    const doc = result();
+    doc.observations.push(structuredClone(doc.observations[0]));
+    const [r] = translateInput(JSON.stringify(doc));
+    expect(r.ok).toBe(false);
+    if (!r.ok) expect(r.outcome.issue[0].details?.text).toMatch(/cannot be mapped to FHIR: two entries share the key/);
+  });
+
+  it('rejects a lone surrogate escape (not Unicode) with its path', () => {
+    const doc = result();
+    doc.observations[0].code.code = 'X\ud800';
+    const [r] = translateInput(JSON.stringify(doc));
+    expect(r.ok).toBe(false);
+    if (!r.ok) {
+      expect(r.outcome.issue[0].expression).toEqual(['/observations/0/code/code']);
+      expect(r.outcome.issue[0].details?.text).toMatch(/not valid Unicode/);
+    }
+  });
+});
