@@ -21,6 +21,12 @@ export interface DeliveryQueuesOptions {
   retry?: RetryPolicy;
   /** The intake options (HL7 time zone, code map) used again when a dead letter is replayed. */
   intake?: IntakeOptions;
+  /**
+   * Connection errors of the queues (Redis restarting, unreachable). Default: ignored here, since the commands
+   * that fail reject on their own and the connection's owner logs its errors; without a listener BullMQ would
+   * print each one to stderr.
+   */
+  onError?: (err: Error) => void;
 }
 
 export interface EnqueuedJob {
@@ -65,6 +71,8 @@ export class DeliveryQueues {
     this.orders = new Queue(QUEUE_NAMES.orders, common);
     this.results = new Queue(QUEUE_NAMES.results, common);
     this.deadLetter = new Queue(QUEUE_NAMES.deadLetter, common);
+    const onError = options.onError ?? (() => undefined);
+    for (const queue of [this.orders, this.results, this.deadLetter]) queue.on('error', onError);
     this.tracking = new TrackingStore(options.connection, this.prefix);
   }
 
