@@ -62,6 +62,13 @@ export type RedisContainerStarter = (opts: { appendOnly: boolean }) => Promise<S
 export interface StartTestRedisOptions {
   /** Turn on AOF persistence (spawned and container servers). Default false. */
   appendOnly?: boolean;
+  /**
+   * Spawned servers with appendOnly: `appendfsync` (Redis' default 'everysec' may lose the last second of
+   * acknowledged writes on kill -9; 'always' loses none). Default: Redis' own default.
+   */
+  appendFsync?: 'always' | 'everysec' | 'no';
+  /** Spawned servers only: extra redis-server arguments (e.g. `--cluster-enabled yes`). */
+  serverArgs?: string[];
   /** Try spawning redis-server before REDIS_URL and containers. Default false. */
   preferSpawn?: boolean;
   /** Environment to read REDIS_URL / MARROWBRIDGE_* / PATH from. Default process.env. */
@@ -152,10 +159,15 @@ export async function startTestRedis(opts: StartTestRedisOptions = {}): Promise<
     }
     const t0 = Date.now();
     try {
-      const redis = await spawnRedisServer(binary, appendOnly);
+      const extra = [
+        ...(appendOnly && opts.appendFsync ? ['--appendfsync', opts.appendFsync] : []),
+        ...(opts.serverArgs ?? []),
+      ];
+      const redis = await spawnRedisServer(binary, appendOnly, extra);
       log(
         `[redis-harness] spawned redis-server on ${redis.host}:${redis.port} in ${Date.now() - t0} ms` +
-          (appendOnly ? ' (appendonly)' : ''),
+          (appendOnly ? ` (appendonly${opts.appendFsync ? `, appendfsync ${opts.appendFsync}` : ''})` : '') +
+          (opts.serverArgs?.length ? ` ${opts.serverArgs.join(' ')}` : ''),
       );
       return redis;
     } catch (err) {
@@ -334,11 +346,11 @@ function isExecutableFile(file: string): boolean {
   }
 }
 
-async function spawnRedisServer(binary: string, appendOnly: boolean): Promise<TestRedis> {
+async function spawnRedisServer(binary: string, appendOnly: boolean, extraArgs: string[] = []): Promise<TestRedis> {
   const attempts = 4;
   for (let attempt = 1; ; attempt++) {
     const port = await freeLoopbackPort();
-    const server = new SpawnedRedisServer(binary, port, appendOnly);
+    const server = new SpawnedRedisServer(binary, port, appendOnly, extraArgs);
     try {
       await server.launch();
       return server;
@@ -384,6 +396,7 @@ class SpawnedRedisServer implements TestRedis {
     private readonly binary: string,
     readonly port: number,
     private readonly appendOnly: boolean,
+    private readonly extraArgs: string[] = [],
   ) {
     this.url = `redis://${LOOPBACK}:${port}`;
     this.dir = fs.mkdtempSync(path.join(os.tmpdir(), 'marrowbridge-redis-'));
@@ -413,6 +426,7 @@ class SpawnedRedisServer implements TestRedis {
       'no',
       '--logfile',
       this.logFile,
+      ...this.extraArgs,
     ];
     const child = spawn(this.binary, args, { cwd: this.dir, stdio: 'ignore' });
     this.child = child;

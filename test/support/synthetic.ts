@@ -86,8 +86,8 @@ function personalize(text: string, i: number, runTag: string): string {
     .replaceAll('V-26-90127', `V-${runTag}-${n}`);
 }
 
-function isoOffset(ms: number): string {
-  // Eastern standard time, as in the samples: keeps the offset form the senders use.
+/** An instant in the senders' form: Eastern standard time, with its -05:00 offset. */
+export function isoOffset(ms: number): string {
   const d = new Date(ms - 5 * 3600_000);
   return d.toISOString().replace(/\.\d{3}Z$/, '-05:00');
 }
@@ -142,17 +142,22 @@ export function syntheticLoad(orders: number, runTag = 'SY'): SyntheticLoad {
   return out;
 }
 
-/** A seeded shuffle (mulberry32), so a failing run can be repeated with the printed seed. */
-export function shuffled<T>(items: T[], seed: number): T[] {
-  const out = [...items];
+/** A seeded PRNG (mulberry32) giving numbers in [0, 1): the same seed gives the same sequence. */
+export function seededRandom(seed: number): () => number {
   let a = seed >>> 0;
-  const random = () => {
+  return () => {
     a = (a + 0x6d2b79f5) >>> 0;
     let t = a;
     t = Math.imul(t ^ (t >>> 15), t | 1);
     t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
     return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
   };
+}
+
+/** A seeded shuffle (mulberry32), so a failing run can be repeated with the printed seed. */
+export function shuffled<T>(items: T[], seed: number | (() => number)): T[] {
+  const out = [...items];
+  const random = typeof seed === 'number' ? seededRandom(seed) : seed;
   for (let i = out.length - 1; i > 0; i--) {
     const j = Math.floor(random() * (i + 1));
     [out[i], out[j]] = [out[j], out[i]];

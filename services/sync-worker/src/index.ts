@@ -1,3 +1,4 @@
 export * from './config';
 export * from './processor';
 export * from './worker';
+export * from './guards';
