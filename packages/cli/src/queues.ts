@@ -2,30 +2,19 @@
  * The delivery queues the operator commands work on: the Redis and key prefix of REDIS_URL / QUEUE_PREFIX, with
  * the sync-worker's defaults, so `marrowbridge enqueue` and `dlq` see what the workers see.
  */
-import { ConfigError, int, loadConfig, spec, text, type Env } from '@marrowbridge/config';
+import { ConfigError, int, loadConfig, spec, type Env } from '@marrowbridge/config';
 import {
   createRedisConnection,
-  DEFAULT_PREFIX,
   DEFAULT_RETRY_POLICY,
   DeliveryQueues,
+  QUEUE_SETTINGS,
   redactUrl,
   type RedisConnection,
 } from '@marrowbridge/queue';
 import type { IntakeOptions } from '@marrowbridge/intake';
 
-export const QUEUE_SETTINGS = {
-  redisUrl: spec(
-    'REDIS_URL',
-    'Redis holding the delivery queues (comma-separated URLs for a cluster)',
-    'redis://127.0.0.1:6379',
-    text,
-  ),
-  queuePrefix: spec(
-    'QUEUE_PREFIX',
-    'key prefix of the queues; must hold a {hash tag} for Redis Cluster',
-    DEFAULT_PREFIX,
-    hashTagged,
-  ),
+export const CLI_QUEUE_SETTINGS = {
+  ...QUEUE_SETTINGS,
   retryAttempts: spec(
     'RETRY_ATTEMPTS',
     'attempts per delivery before it is dead-lettered',
@@ -39,11 +28,6 @@ export const QUEUE_SETTINGS = {
     int(100, 600_000),
   ),
 };
-
-function hashTagged(raw: string): string {
-  if (!/\{[^{}]+\}/.test(raw)) throw new Error('must contain a hash tag such as {marrowbridge}');
-  return raw;
-}
 
 /** A wrong setting (exit 2) or an unreachable Redis (exit 3), with a message that names the variable. */
 export class QueueSetupError extends Error {
@@ -64,9 +48,9 @@ export interface OpenQueues {
 
 /** Connects to the configured Redis and checks that it answers (within REDIS_TIMEOUT_MS). */
 export async function openQueues(env: Env, intake?: IntakeOptions): Promise<OpenQueues> {
-  let config: ReturnType<typeof loadConfig<typeof QUEUE_SETTINGS>>;
+  let config: ReturnType<typeof loadConfig<typeof CLI_QUEUE_SETTINGS>>;
   try {
-    config = loadConfig(QUEUE_SETTINGS, env);
+    config = loadConfig(CLI_QUEUE_SETTINGS, env);
   } catch (err) {
     throw new QueueSetupError(err instanceof ConfigError ? err.message : String(err), 2);
   }

@@ -1,3 +1,5 @@
+import { readFileSync } from 'node:fs';
+
 /**
  * Settings from environment variables. Each service declares its settings once (name, type, default, help)
  * and reads them through `loadConfig`; every problem is collected and reported together, naming the
@@ -120,6 +122,16 @@ export function httpUrl(raw: string): string {
   }
   if (u.protocol !== 'http:' && u.protocol !== 'https:') throw new Error('must be an http:// or https:// URL');
   return raw.replace(/\/+$/, '');
+}
+
+/** PEM or JWK text as is (with `\n` escapes undone); anything else is a file path whose content is read. */
+export function keyText(raw: string): string {
+  if (raw.includes('-----BEGIN') || raw.startsWith('{')) return raw.replace(/\\n/g, '\n');
+  try {
+    return readFileSync(raw, 'utf8');
+  } catch {
+    throw new Error('is neither PEM/JWK text nor a readable file');
+  }
 }
 
 export function list(raw: string): string[] {

@@ -5,3 +5,4 @@ export * from './diff';
 export * from './references';
 export * from './push';
 export * from './precedence';
+export * from './settings';

@@ -5,3 +5,4 @@ export * from './retry';
 export * from './order-lock';
 export * from './tracking';
 export * from './queues';
+export * from './settings';

@@ -1,8 +1,8 @@
-import fs from 'node:fs';
 import {
   ConfigError,
   httpUrl,
   int,
+  keyText,
   list,
   loadConfig,
   oneOf,
@@ -12,6 +12,8 @@ import {
   text,
   type Env,
 } from '@marrowbridge/config';
+import { ehrClientConfigProblems, ehrClientSettings } from '@marrowbridge/ehr-client';
+import { QUEUE_SETTINGS } from '@marrowbridge/queue';
 
 /** Every setting of the gateway. A wrong or missing one stops it at start, naming the variable. */
 export const GATEWAY_SETTINGS = {
@@ -22,31 +24,9 @@ export const GATEWAY_SETTINGS = {
     'URL clients use to reach the gateway (OpenAPI servers, CapabilityStatement); default http://host:port',
     httpUrl,
   ),
-  redisUrl: spec(
-    'REDIS_URL',
-    'Redis holding the delivery queues (comma-separated URLs for a cluster)',
-    'redis://127.0.0.1:6379',
-    text,
-  ),
-  queuePrefix: spec(
-    'QUEUE_PREFIX',
-    'key prefix of the queues; must hold a {hash tag} for Redis Cluster',
-    '{marrowbridge}',
-    hashTagged,
-  ),
-  ehrBaseUrl: spec('EHR_BASE_URL', 'FHIR R4 base URL of the EHR', 'http://127.0.0.1:8103/fhir/R4', httpUrl),
-  ehrClientId: optional('EHR_CLIENT_ID', 'SMART backend client id; unset means no authentication', text),
-  ehrPrivateKey: optional(
-    'EHR_PRIVATE_KEY',
-    'the client private key: PEM text or a path to a PEM/JWK file',
-    readKeyText,
-    true,
-  ),
-  ehrKeyId: optional('EHR_KEY_ID', 'kid of the client key in its registered JWKS', text),
-  // The gateway only reads the EHR (dry-run diffs); it never writes.
-  ehrScopes: spec('EHR_SCOPES', 'scopes requested from the token endpoint', ['system/*.read'], list),
-  ehrTokenUrl: optional('EHR_TOKEN_URL', 'token endpoint; discovered from the EHR when unset', httpUrl),
-  ehrTimeoutMs: spec('EHR_TIMEOUT_MS', 'timeout of one EHR request, in ms', 10_000, int(100, 600_000)),
+  ...QUEUE_SETTINGS,
+  // The gateway only reads the EHR (dry-run diffs, readiness); it never writes.
+  ...ehrClientSettings(['system/*.read']),
   auth: spec(
     'GATEWAY_AUTH',
     'jwt: bearer JWT with scopes on every route but health; off: no authentication',
@@ -57,7 +37,7 @@ export const GATEWAY_SETTINGS = {
   jwtPublicKey: optional(
     'GATEWAY_JWT_PUBLIC_KEY',
     'public key that signs the bearer tokens: PEM (SPKI) text, a JWK (JSON), or a path to a file holding either',
-    readKeyText,
+    keyText,
   ),
   jwtIssuer: optional('GATEWAY_JWT_ISSUER', 'required `iss` of bearer tokens (unset: not checked)', text),
   jwtAudience: optional('GATEWAY_JWT_AUDIENCE', 'required `aud` of bearer tokens (unset: not checked)', text),
@@ -112,9 +92,7 @@ export type GatewayConfig = ReturnType<typeof loadGatewayConfig>;
 export function loadGatewayConfig(env: Env = process.env) {
   const config = loadConfig(GATEWAY_SETTINGS, env);
   const problems: string[] = [];
-  if (config.ehrClientId && !config.ehrPrivateKey) {
-    problems.push('EHR_PRIVATE_KEY is required when EHR_CLIENT_ID is set');
-  }
+  problems.push(...ehrClientConfigProblems(config));
   if (config.auth === 'jwt' && !config.jwksUrl && !config.jwtPublicKey) {
     problems.push(
       'GATEWAY_JWKS_URL or GATEWAY_JWT_PUBLIC_KEY is required when GATEWAY_AUTH=jwt (set GATEWAY_AUTH=off to run without authentication)',
@@ -125,21 +103,6 @@ export function loadGatewayConfig(env: Env = process.env) {
   }
   if (problems.length) throw new ConfigError(problems);
   return config;
-}
-
-function hashTagged(raw: string): string {
-  if (!/\{[^{}]+\}/.test(raw)) throw new Error('must contain a hash tag such as {marrowbridge}');
-  return raw;
-}
-
-/** PEM or JSON text as is (with `\n` escapes undone); anything else is a file path whose content is read. */
-function readKeyText(raw: string): string {
-  if (raw.includes('-----BEGIN') || raw.startsWith('{')) return raw.replace(/\\n/g, '\n');
-  try {
-    return fs.readFileSync(raw, 'utf8');
-  } catch {
-    throw new Error('is neither PEM/JWK text nor a readable file');
-  }
 }
 
 const ASYMMETRIC = /^(RS|PS|ES)(256|384|512)$|^EdDSA$/;

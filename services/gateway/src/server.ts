@@ -1,7 +1,7 @@
 /** startGateway: the gateway in-process (tests, the demo) or as its own process (main.ts). */
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { EhrClient, SmartBackendAuth } from '@marrowbridge/ehr-client';
+import { createEhrClient, type EhrClient } from '@marrowbridge/ehr-client';
 import { loadStructureDefinitions } from '@marrowbridge/fhir-profiles';
 import type { IntakeOptions, MessageResult } from '@marrowbridge/intake';
 import { createRedisConnection, DeliveryQueues, type RedisConnection } from '@marrowbridge/queue';
@@ -91,23 +91,7 @@ export async function startGateway(config: GatewayConfig, overrides: GatewayOver
 
   const authenticator =
     overrides.authenticator === null ? undefined : (overrides.authenticator ?? (await createAuthenticator(config)));
-  const ehr =
-    overrides.ehr ??
-    new EhrClient({
-      baseUrl: config.ehrBaseUrl,
-      timeoutMs: config.ehrTimeoutMs,
-      userAgent: 'marrowbridge-gateway',
-      auth: config.ehrClientId
-        ? new SmartBackendAuth({
-            clientId: config.ehrClientId,
-            privateKey: config.ehrPrivateKey!,
-            scopes: config.ehrScopes,
-            tokenUrl: config.ehrTokenUrl,
-            kid: config.ehrKeyId,
-            timeoutMs: config.ehrTimeoutMs,
-          })
-        : undefined,
-    });
+  const ehr = overrides.ehr ?? createEhrClient(config, { userAgent: 'marrowbridge-gateway' });
   const server = http.createServer();
   let mllp: HostedListener | undefined;
   try {

@@ -1,32 +1,11 @@
-import fs from 'node:fs';
-import { bool, httpUrl, int, list, loadConfig, optional, spec, text, type Env } from '@marrowbridge/config';
+import { bool, ConfigError, int, loadConfig, spec, text, type Env } from '@marrowbridge/config';
+import { ehrClientConfigProblems, ehrClientSettings } from '@marrowbridge/ehr-client';
+import { QUEUE_SETTINGS } from '@marrowbridge/queue';
 
 /** Every setting of the sync-worker. A wrong or missing one stops it at start, naming the variable. */
 export const SYNC_WORKER_SETTINGS = {
-  redisUrl: spec(
-    'REDIS_URL',
-    'Redis holding the delivery queues (comma-separated URLs for a cluster)',
-    'redis://127.0.0.1:6379',
-    text,
-  ),
-  queuePrefix: spec(
-    'QUEUE_PREFIX',
-    'key prefix of the queues; must hold a {hash tag} for Redis Cluster',
-    '{marrowbridge}',
-    hashTagged,
-  ),
-  ehrBaseUrl: spec('EHR_BASE_URL', 'FHIR R4 base URL of the EHR', 'http://127.0.0.1:8103/fhir/R4', httpUrl),
-  ehrClientId: optional('EHR_CLIENT_ID', 'SMART backend client id; unset means no authentication', text),
-  ehrPrivateKey: optional(
-    'EHR_PRIVATE_KEY',
-    'the client private key: PEM text or a path to a PEM/JWK file',
-    readKey,
-    true,
-  ),
-  ehrKeyId: optional('EHR_KEY_ID', 'kid of the client key in its registered JWKS', text),
-  ehrScopes: spec('EHR_SCOPES', 'scopes requested from the token endpoint', ['system/*.read', 'system/*.write'], list),
-  ehrTokenUrl: optional('EHR_TOKEN_URL', 'token endpoint; discovered from the EHR when unset', httpUrl),
-  ehrTimeoutMs: spec('EHR_TIMEOUT_MS', 'timeout of one EHR request, in ms', 10_000, int(100, 600_000)),
+  ...QUEUE_SETTINGS,
+  ...ehrClientSettings(['system/*.read', 'system/*.write']),
   ehrRequestRetries: spec(
     'EHR_REQUEST_RETRIES',
     'quick retries of one idempotent EHR request after a transient failure (503, 429, dropped connection), before the delivery attempt fails and waits for its backoff',
@@ -74,23 +53,7 @@ export type SyncWorkerConfig = ReturnType<typeof loadSyncWorkerConfig>;
 
 export function loadSyncWorkerConfig(env: Env = process.env) {
   const config = loadConfig(SYNC_WORKER_SETTINGS, env);
-  if (config.ehrClientId && !config.ehrPrivateKey) {
-    throw new Error('invalid configuration:\n  - EHR_PRIVATE_KEY is required when EHR_CLIENT_ID is set');
-  }
+  const problems = ehrClientConfigProblems(config);
+  if (problems.length) throw new ConfigError(problems);
   return config;
-}
-
-function hashTagged(raw: string): string {
-  if (!/\{[^{}]+\}/.test(raw)) throw new Error('must contain a hash tag such as {marrowbridge}');
-  return raw;
-}
-
-/** PEM text as is; anything else is a file path whose content is read. */
-function readKey(raw: string): string {
-  if (raw.includes('-----BEGIN')) return raw.replace(/\\n/g, '\n');
-  try {
-    return fs.readFileSync(raw, 'utf8');
-  } catch {
-    throw new Error('is neither PEM text nor a readable file');
-  }
 }

@@ -1,4 +1,4 @@
-import { EhrClient, SmartBackendAuth } from '@marrowbridge/ehr-client';
+import { createEhrClient, type EhrClient } from '@marrowbridge/ehr-client';
 import {
   backoffDelay,
   BACKOFF_TYPE,
@@ -47,27 +47,15 @@ export async function startSyncWorker(
   };
   const connection = createRedisConnection(config.redisUrl, { forWorker: true, name: 'sync-worker' });
   const queues = new DeliveryQueues({ connection, prefix: config.queuePrefix, retry });
-  const auth = config.ehrClientId
-    ? new SmartBackendAuth({
-        clientId: config.ehrClientId,
-        privateKey: config.ehrPrivateKey!,
-        scopes: config.ehrScopes,
-        tokenUrl: config.ehrTokenUrl,
-        kid: config.ehrKeyId,
-        timeoutMs: config.ehrTimeoutMs,
-      })
-    : undefined;
-  const client = new EhrClient({
-    baseUrl: config.ehrBaseUrl,
-    auth,
-    timeoutMs: config.ehrTimeoutMs,
-    requestRetries: config.ehrRequestRetries,
+  const client = createEhrClient(config, {
     userAgent: 'marrowbridge-sync-worker',
+    requestRetries: config.ehrRequestRetries,
   });
   const deps: ProcessorDeps = {
     queues,
     client,
-    validator: overrides.validator ?? createValidator(),
+    // VALIDATE_PROFILES=false: base R4 only (a meta.profile naming an unloaded profile is then only a warning).
+    validator: overrides.validator ?? createValidator({ projectProfiles: config.validateProfiles }),
     lock: new OrderLock(connection, config.orderLockTtlMs, config.queuePrefix),
     log,
     onFinished: overrides.onFinished,
