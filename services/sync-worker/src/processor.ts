@@ -1,6 +1,6 @@
 /**
- * One delivery: map with the current code, validate (never push what fails), then — holding the order's
- * lock — read the EHR's copy, apply precedence, push, and record the outcome. Transient failures are thrown
+ * One delivery, holding the order's lock: map with the current code, validate (never push what fails), read
+ * the EHR's copy, apply precedence, push, and record the outcome. Transient failures are thrown
  * for BullMQ to retry with backoff; permanent ones (and the last transient one) go to the dead-letter queue.
  */
 import { isEhrError, pushBundle, type EhrClient, type EhrError } from '@marrowbridge/ehr-client';
@@ -47,38 +47,45 @@ export async function processDelivery(
     attempt: job.attemptsMade + 1,
   });
 
-  let bundle: Bundle;
-  try {
-    bundle =
-      data.message.kind === 'order'
-        ? mapOrder(data.message, deps.mapping)
-        : mapResultUpdate(data.message, deps.mapping);
-  } catch (err) {
-    return deadLetter(job, deps, log, 'invalid', `mapping failed: ${err instanceof Error ? err.message : String(err)}`);
-  }
-
-  const validation = deps.validator.validate(bundle);
-  if (hasErrors(validation)) {
-    const count = validation.issue.filter((i) => i.severity === 'error' || i.severity === 'fatal').length;
-    return deadLetter(
-      job,
-      deps,
-      log,
-      'invalid',
-      `validation failed with ${count} error(s); nothing was sent`,
-      validation,
-    );
-  }
-
+  // Map and validate only once the order's lock is held: a job that finds its order locked is put back without
+  // having spent CPU on work it would redo on its next try (under load, a job can meet the lock many times).
   const locked = await deps.lock
-    .withLock(data.orderKey, () => deliver(job, bundle, deps, log))
+    .withLock(data.orderKey, async (): Promise<{ ok: true; result: DeliveryResult } | Invalid> => {
+      const prepared = prepare(job, deps);
+      if (!prepared.ok) return prepared;
+      return { ok: true, result: await deliver(job, prepared.bundle, deps, log) };
+    })
     .catch((err: unknown) => handleFailure(job, deps, log, err));
-  if (locked.acquired) return locked.value;
+  if (locked.acquired) {
+    const value = locked.value;
+    if (value.ok) return value.result;
+    return deadLetter(job, deps, log, 'invalid', value.reason, value.outcome);
+  }
 
   // Another update of this order is in flight: come back shortly, without using an attempt.
   const base = deps.lockRetryDelayMs ?? 100;
   await job.moveToDelayed(Date.now() + base + Math.floor(Math.random() * base), token);
   throw new DelayedError();
+}
+
+/** Why a message is not delivered at all (dead-lettered, not retried). */
+type Invalid = { ok: false; reason: string; outcome?: OperationOutcome };
+
+/** Maps the message with the current code and validates the Bundle; never push what fails. */
+function prepare(job: DeliveryJob, deps: ProcessorDeps): { ok: true; bundle: Bundle } | Invalid {
+  const message = job.data.message;
+  let bundle: Bundle;
+  try {
+    bundle = message.kind === 'order' ? mapOrder(message, deps.mapping) : mapResultUpdate(message, deps.mapping);
+  } catch (err) {
+    return { ok: false, reason: `mapping failed: ${err instanceof Error ? err.message : String(err)}` };
+  }
+  const validation = deps.validator.validate(bundle);
+  if (hasErrors(validation)) {
+    const count = validation.issue.filter((i) => i.severity === 'error' || i.severity === 'fatal').length;
+    return { ok: false, reason: `validation failed with ${count} error(s); nothing was sent`, outcome: validation };
+  }
+  return { ok: true, bundle };
 }
 
 async function deliver(job: DeliveryJob, bundle: Bundle, deps: ProcessorDeps, log: Logger): Promise<DeliveryResult> {
