@@ -1,9 +1,10 @@
+import { REPORT_KEY_SYSTEM } from '@marrowbridge/fhir-mapping';
 import type { DiagnosticReport, Identifier } from '@medplum/fhirtypes';
 import type { EhrClient } from './client';
 import precedenceData from './data/report-status-precedence.json';
 
-/** The project's derived-key identifier system for reports (mapping contract). */
-export const REPORT_KEY_SYSTEM = 'http://marrowbridge.org/fhir/sid/report-key';
+// The report-key system is the mapping's: one declaration of the mapping contract.
+export { REPORT_KEY_SYSTEM };
 
 export type ReportStatus = DiagnosticReport['status'];
 
