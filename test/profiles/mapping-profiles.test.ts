@@ -58,7 +58,9 @@ describe('mapping output against the BMA profiles', () => {
     'sample %s, translated, validates with zero errors',
     (_name, file) => {
       const results = translateInput(fs.readFileSync(file));
+      expect(results.length).toBeGreaterThan(0);
       expect(results.every((r) => r.ok)).toBe(true);
+      expect(results.flatMap((r) => (r.ok ? r.items : [])).length).toBeGreaterThan(0);
       for (const r of results) {
         if (!r.ok) continue;
         for (const { bundle } of r.items) {

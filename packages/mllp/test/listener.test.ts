@@ -107,16 +107,18 @@ describe('MLLP listener: one ACK per message, with the right code', () => {
     expect(JSON.stringify(sinkErrors)).not.toMatch(/TESTPATIENT|MRN-T/);
   });
 
-  it('AE on a sink timeout; a late success still counts, so the re-send is AA without a second hand-over', async () => {
+  it('AR 207 on a sink timeout; a late success still counts, so the re-send is AA without a second hand-over', async () => {
     const sink = new RecordingSink();
     sink.delayMs = 300;
     const { l } = await start(sink, { sinkTimeoutMs: 50 });
     const a = await connect(l);
     const b = await connect(l);
     expect(readAck(await a.send(oru('S-1'))).code).toBe('AR');
-    // sent again at once on another connection: waits for the first hand-over to settle, then AA (duplicate)
+    // sent again at once on another connection: it waits for the first hand-over to settle; past sinkTimeoutMs it
+    // gets AR 206 (still in progress), or AA (duplicate) when the first one settled in time on a slow machine
     const again = readAck(await b.send(oru('S-1')));
-    expect(again.code === 'AA' || again.code === 'AR').toBe(true);
+    if (again.code === 'AR') expect(again.errorCodes).toEqual([206]);
+    else expect(again).toMatchObject({ code: 'AA', text: expect.stringMatching(/duplicate/) });
     await new Promise((r) => setTimeout(r, 350));
     expect(readAck(await b.send(oru('S-1')))).toMatchObject({ code: 'AA', text: expect.stringMatching(/duplicate/) });
     expect(sink.count('S-1')).toBe(1);
@@ -275,6 +277,8 @@ describe('MLLP listener: limits and broken input', () => {
         break;
       }
     }
+    // 6000 unacknowledged bytes hold at least three of these ~1.5 kB messages before the limit is crossed
+    expect(acks.length).toBeGreaterThanOrEqual(4);
     expect(acks.length).toBeLessThanOrEqual(ids.length);
     expect(acks.map((a) => a.messageId)).toEqual(ids.slice(0, acks.length));
     expect(acks[acks.length - 1]).toMatchObject({ code: 'AR', errorCodes: [104] });
