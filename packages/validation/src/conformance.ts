@@ -10,8 +10,8 @@ import type { SnapshotProblem } from './snapshot';
 import { generateSnapshot } from './snapshot';
 import { Terminology } from './terminology';
 import { parseFhirXml } from './xml';
+import { BASE_SD, stripVersion } from './common';
 
-const BASE_SD = 'http://hl7.org/fhir/StructureDefinition/';
 const CONFORMANCE_TYPES: ReadonlySet<string> = new Set([
   'StructureDefinition',
   'ValueSet',
@@ -25,11 +25,6 @@ export interface ConformanceProblem {
   /** The resource's canonical URL, or the file it came from. */
   readonly source: string;
   readonly message: string;
-}
-
-function stripVersion(url: string): string {
-  const bar = url.indexOf('|');
-  return bar < 0 ? url : url.slice(0, bar);
 }
 
 let coreOthers: Map<string, StructureDefinition> | undefined;

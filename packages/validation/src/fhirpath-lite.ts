@@ -9,6 +9,7 @@
  * both engines on every invariant over the example corpora.
  */
 import { PRIMITIVE_TYPES } from './element-index';
+import { UCUM, isObject } from './common';
 
 type Item = { readonly v: unknown; readonly t?: string };
 
@@ -303,10 +304,6 @@ interface Env {
   readonly self: Item | undefined;
 }
 
-function isObject(v: unknown): v is Record<string, unknown> {
-  return typeof v === 'object' && v !== null && !Array.isArray(v);
-}
-
 function typeOfSuffix(suffix: string): string {
   const lower = suffix.charAt(0).toLowerCase() + suffix.slice(1);
   return PRIMITIVES.has(lower) ? lower : suffix;
@@ -441,7 +438,7 @@ function evaluate(node: Node, focus: Item[], env: Env, atRoot: boolean): Item[] 
     case 'var':
       switch (node.name) {
         case '%ucum':
-          return [{ v: 'http://unitsofmeasure.org', t: 'string' }];
+          return [{ v: UCUM, t: 'string' }];
         case '%resource':
           return [env.resource];
         case '%rootResource':

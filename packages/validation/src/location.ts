@@ -1,5 +1,6 @@
 import type { ElementIndex, ElementInfo } from './element-index';
 import type { Segments } from './issues';
+import { isObject } from './common';
 
 /** A JSON location rendered as FHIRPath, with what the index knows about it. */
 export interface Location {
@@ -11,10 +12,6 @@ export interface Location {
   readonly type?: string;
   /** Index path of the element's parent (e.g. `Specimen.collection`), when known. */
   readonly parentPath?: string;
-}
-
-function isObject(v: unknown): v is Record<string, unknown> {
-  return typeof v === 'object' && v !== null && !Array.isArray(v);
 }
 
 /**

@@ -11,6 +11,7 @@ import type { Expansion, Terminology } from './terminology';
 import { expansionHas } from './terminology';
 import ucum from './ucum-units.json';
 import { PRIMITIVE_TYPES } from './element-index';
+import { BASE_SD, UCUM, isObject } from './common';
 
 /**
  * Validates an instance against a compiled profile. Only the elements the profile constrains are
@@ -19,7 +20,6 @@ import { PRIMITIVE_TYPES } from './element-index';
 
 const SYSTEM_NAMES: Record<string, string> = systemNames.names;
 const UCUM_UNITS = ucum.units as unknown as Record<string, [string, number]>;
-const UCUM = 'http://unitsofmeasure.org';
 const PRIMITIVE_LIKE = PRIMITIVE_TYPES;
 
 export interface ProfileWalkContext {
@@ -96,10 +96,6 @@ interface State {
   readonly rootTyped: TypedValue;
   /** Profiles being checked up the stack (guards against recursion through type profiles). */
   readonly active: ReadonlySet<string>;
-}
-
-function isObject(v: unknown): v is Record<string, unknown> {
-  return typeof v === 'object' && v !== null && !Array.isArray(v);
 }
 
 function lowerFirst(s: string): string {
@@ -950,7 +946,7 @@ class ProfileWalker {
         'structure',
         'reference',
         segmentsOf(item),
-        `Reference at {path} points to ${withArticle(type)}; the profile allows only ${allowed.join(', ')}${profiles.some((p) => !p.startsWith('http://hl7.org/fhir/StructureDefinition/')) ? ` (${profiles.join(', ')})` : ''}`,
+        `Reference at {path} points to ${withArticle(type)}; the profile allows only ${allowed.join(', ')}${profiles.some((p) => !p.startsWith(BASE_SD)) ? ` (${profiles.join(', ')})` : ''}`,
         `reference target types ${allowed.join(' | ')}`,
       );
     }

@@ -5,6 +5,7 @@ import type { ElementIndex, ElementInfo } from './element-index';
 import type { FastExpression } from './fhirpath-lite';
 import { compileFast } from './fhirpath-lite';
 import { ensureIds } from './snapshot';
+import { BASE_SD, stripVersion } from './common';
 
 /**
  * A profile compiled once from its snapshot into a tree of the elements that carry a rule the
@@ -14,8 +15,6 @@ import { ensureIds } from './snapshot';
  * such a rule (and without one below them) are left out of `checked`, so validation only visits
  * what the profile constrains.
  */
-
-const BASE_SD = 'http://hl7.org/fhir/StructureDefinition/';
 
 /** Types a binding applies to (bindings on other types are ignored, as the reference validator does). */
 const BINDABLE: ReadonlySet<string> = new Set(['code', 'Coding', 'CodeableConcept', 'Quantity', 'string', 'uri']);
@@ -178,11 +177,6 @@ const PRIMITIVE_SUFFIXES = new Set([
 
 function suffixType(suffix: string): string {
   return PRIMITIVE_SUFFIXES.has(suffix) ? lowerFirst(suffix) : suffix;
-}
-
-function stripVersion(url: string): string {
-  const bar = url.indexOf('|');
-  return bar < 0 ? url : url.slice(0, bar);
 }
 
 function sameTypes(a: readonly string[], b: readonly string[]): boolean {

@@ -1,6 +1,6 @@
 import type { ElementInfo } from './element-index';
+import { BASE_SD } from './common';
 
-const BASE_SD = 'http://hl7.org/fhir/StructureDefinition/';
 const LITERAL = /(?:^|\/)([A-Z][A-Za-z]+)\/[A-Za-z0-9\-.]{1,64}(?:\/_history\/[A-Za-z0-9\-.]{1,64})?$/;
 const CONDITIONAL = /^([A-Z][A-Za-z]+)\?/;
 

@@ -1,15 +1,12 @@
 import { searchParameterTypes } from './definitions';
 import type { ElementIndex } from './element-index';
 import type { RawIssue, Segments } from './issues';
+import { isObject } from './common';
 
 /**
  * Base R4 rules that are stated in the specification's prose (not as FHIRPath invariants) and
  * that the HL7 reference validator enforces. Each returns issues for one value.
  */
-
-function isObject(v: unknown): v is Record<string, unknown> {
-  return typeof v === 'object' && v !== null && !Array.isArray(v);
-}
 
 const ABSOLUTE_URI = /^[A-Za-z][A-Za-z0-9+.-]*:\S+$/;
 const UNIQUE_LINK_RELATIONS: ReadonlySet<string> = new Set(['self', 'first', 'previous', 'prev', 'next', 'last']);

@@ -1,4 +1,5 @@
 import type { ElementDefinition, StructureDefinition } from '@medplum/fhirtypes';
+import { BASE_SD } from './common';
 
 /**
  * In-house snapshot generation for StructureDefinitions that only carry a differential (what
@@ -9,8 +10,6 @@ import type { ElementDefinition, StructureDefinition } from '@medplum/fhirtypes'
  * or from a type profile), contentReference elements. What cannot be applied is reported, never
  * silently dropped.
  */
-
-const BASE_SD = 'http://hl7.org/fhir/StructureDefinition/';
 
 export interface SnapshotProblem {
   readonly severity: 'error' | 'warning';

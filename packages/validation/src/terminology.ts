@@ -6,6 +6,7 @@ import type {
   ValueSet,
   ValueSetComposeInclude,
 } from '@medplum/fhirtypes';
+import { stripVersion } from './common';
 
 /** A ValueSet expanded locally: the codes per system, and whether the expansion is complete. */
 export interface Expansion {
@@ -16,11 +17,6 @@ export interface Expansion {
   readonly systems: ReadonlyMap<string, ReadonlySet<string>>;
   /** Systems compared case-insensitively (CodeSystem.caseSensitive = false); their sets hold lower-case codes. */
   readonly caseInsensitive: ReadonlySet<string>;
-}
-
-function stripVersion(url: string): string {
-  const bar = url.indexOf('|');
-  return bar < 0 ? url : url.slice(0, bar);
 }
 
 function flatten(concepts: readonly CodeSystemConcept[] | undefined, out: string[]): void {

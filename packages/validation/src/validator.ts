@@ -23,10 +23,10 @@ import type { ProfileWalkContext } from './profile-walker';
 import { checkExtensionProfile, checkProfile } from './profile-walker';
 import type { WalkerContext } from './walker';
 import { bundleIndex, quoteName, rootInvariantIssues, walk } from './walker';
+import { BASE_SD, isObject } from './common';
 
 const HINTS: Record<string, string> = formatHints;
 const TEXT_KEYED: ReadonlySet<string> = new Set(['invariant', 'profile', 'reference', 'other']);
-const BASE_PROFILE_PREFIX = 'http://hl7.org/fhir/StructureDefinition/';
 
 export interface CreateValidatorOptions {
   /** Check codes against required bindings expanded from the R4 ValueSets (default true). */
@@ -78,10 +78,6 @@ export interface ProfileValidator extends Validator {
   readonly conformanceProblems: readonly ConformanceProblem[];
   /** True when `url` names a profile this validator can apply (loaded, core, or a base R4 definition). */
   hasProfile(url: string): boolean;
-}
-
-function isObject(v: unknown): v is Record<string, unknown> {
-  return typeof v === 'object' && v !== null && !Array.isArray(v);
 }
 
 function fatal(text: string, diagnostics: string, code: OperationOutcomeIssue['code'] = 'structure'): OperationOutcome {
@@ -366,7 +362,7 @@ class BaseValidator implements ProfileValidator {
   private checkTarget(root: Record<string, unknown>, target: ProfileTarget): RawIssue[] {
     const type = target.resource.resourceType as string;
     const url = target.url;
-    if (url === `${BASE_PROFILE_PREFIX}${type}` || url.startsWith(`${BASE_PROFILE_PREFIX}${type}|`)) {
+    if (url === `${BASE_SD}${type}` || url.startsWith(`${BASE_SD}${type}|`)) {
       return []; // the base definition: already checked
     }
     const profile = this.conformance.profile(url);

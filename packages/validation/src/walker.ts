@@ -12,6 +12,7 @@ import { allowedCodes, expansionHas } from './terminology';
 import { checkNarrativeXhtml } from './xhtml';
 import type { FastExpression } from './fhirpath-lite';
 import { compileFast, evaluateFast } from './fhirpath-lite';
+import { UCUM, isObject } from './common';
 
 /** A resource inside the validated input (the root, contained ones, Bundle entries, Parameters values). */
 export interface NestedResource {
@@ -95,10 +96,6 @@ function typeInvariants(type: string): Invariant[] {
     invariantCache.set(type, list);
   }
   return list;
-}
-
-function isObject(v: unknown): v is Record<string, unknown> {
-  return typeof v === 'object' && v !== null && !Array.isArray(v);
 }
 
 interface LocalRef {
@@ -324,7 +321,7 @@ class Walker {
       '%context': typed,
       '%resource': frame.typed,
       '%rootResource': frame.rootTyped,
-      '%ucum': { type: 'string', value: 'http://unitsofmeasure.org' },
+      '%ucum': { type: 'string', value: UCUM },
     };
   }
 
