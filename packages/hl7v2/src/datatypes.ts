@@ -24,8 +24,6 @@ export interface Hd {
   type: string;
 }
 
-export const EMPTY_HD: Hd = { ns: '', uid: '', type: '' };
-
 /** Per-message mapping context. */
 export interface Ctx {
   opts: ResolvedOptions;

@@ -45,7 +45,8 @@ export interface MllpInbound {
 }
 
 /** The sink's answer: ok once the message is durably handed on; otherwise a reason (the sender gets AE). */
-export type SinkResult = { ok: true } | { ok: false; reason: string };
+/** `text` (optional) goes into MSA-3 of the AA, e.g. the tracking id the message was queued under. */
+export type SinkResult = { ok: true; text?: string } | { ok: false; reason: string };
 export type MllpSink = (message: MllpInbound) => Promise<SinkResult>;
 
 /** One allowed sender: every part given must equal MSH-3 / MSH-4 (HD.1, else HD.2), exactly. */
@@ -408,7 +409,7 @@ class Listener {
                 this.emit({ type: 'dedup-error', remote: conn.remote, reason: errorText(err) });
               }
             }
-            return { ok: true };
+            return { ok: true, text: res.text };
           }
           return { ok: false, reason: res && res.ok === false ? String(res.reason) : 'the sink gave no answer' };
         },
@@ -431,7 +432,7 @@ class Listener {
     };
     if (!res) return transient(`no answer from the sink within ${this.sinkTimeoutMs} ms`);
     if (!res.ok) return transient(res.reason);
-    return this.answerWith(raw, 'AA', 'accepted', [], 'accepted', control.messageId);
+    return this.answerWith(raw, 'AA', 'accepted', [], res.text ?? 'accepted', control.messageId);
   }
 }
 

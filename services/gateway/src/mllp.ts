@@ -68,8 +68,9 @@ export function mllpListener(config: MllpConfig): MllpListenerStarter {
         : undefined,
       sink: async (m) => {
         try {
-          await ctx.enqueue(m.result, m.raw, m.control);
-          return { ok: true };
+          const queued = await ctx.enqueue(m.result, m.raw, m.control);
+          // The same MSA-3 as POST /hl7: the tracking id, for GET /orders/{id}.
+          return { ok: true, text: `${queued.duplicate ? 'already queued' : 'queued'} as ${queued.trackingId}` };
         } catch {
           return { ok: false, reason: 'the delivery queue did not take the message' };
         }

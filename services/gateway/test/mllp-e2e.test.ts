@@ -43,6 +43,7 @@ describe('MLLP and HTTP in, FHIR out', () => {
       for (const file of ['oml-o21-bma-v251.hl7', 'oru-r01-bma-preliminary.hl7', 'oru-r01-bma-final.hl7']) {
         const ack = readAck(await client.send(hl7(file)));
         expect({ file, code: ack.code }).toEqual({ file, code: 'AA' });
+        expect(ack.text).toMatch(/^queued as trk-[0-9a-f]{24}$/);
         await g.stack.waitIdle();
       }
       // The same final again: acknowledged, not processed twice.

@@ -98,8 +98,11 @@ export async function runDemo(stack: Stack, say: (line: string) => void): Promis
         say(`  ✗ MLLP ${step.file}: ACK ${ack.code} ${ack.text}`);
         continue;
       }
-      say(`  → MLLP ${step.file}: ACK AA (control id ${ack.messageId})`);
-      trackingIds = await trackingIdsFor(api, headers, body);
+      // MSA-3 of the AA names the tracking id ("queued as trk-…"), as POST /hl7 does.
+      const trackingId = /(trk-[0-9a-f]+)/.exec(ack.text)?.[1];
+      say(`  → MLLP ${step.file}: ACK AA (control id ${ack.messageId}, ${trackingId ?? 'no tracking id'})`);
+      trackingIds = trackingId ? [trackingId] : [];
+      if (!trackingId) problems++;
     }
     for (const id of trackingIds) {
       tracked.push(id);
@@ -130,23 +133,6 @@ export async function runDemo(stack: Stack, say: (line: string) => void): Promis
     );
   }
   return { ok: problems === 0 };
-}
-
-/** For an HL7 message sent over MLLP: ask the gateway which tracking id its MSH-10 got (re-translating locally). */
-async function trackingIdsFor(api: string, headers: Record<string, string>, hl7: string): Promise<string[]> {
-  // The placer number in ORC-2/OBR-2 finds the order; its newest updates are this message's.
-  const placer = /\nORC\|[^|]*\|([^|^]+)/.exec(hl7.replace(/\r/g, '\n'))?.[1];
-  if (!placer) return [];
-  for (let i = 0; i < 100; i++) {
-    const res = await fetch(`${api}/orders/${encodeURIComponent(placer)}`, { headers });
-    if (res.ok) {
-      const order = (await res.json()) as OrderView;
-      const last = order.updates.at(-1);
-      if (last) return [last.trackingId];
-    }
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  return [];
 }
 
 async function getOrder(api: string, headers: Record<string, string>, id: string): Promise<OrderView | undefined> {
