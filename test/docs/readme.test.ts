@@ -1,6 +1,7 @@
 /** The README documents every setting the services read, and the commands it names exist. */
 import fs from 'node:fs';
 import path from 'node:path';
+import { describeSettings } from '@marrowbridge/config';
 import { ENV_NAMES } from '@marrowbridge/ehr-sandbox';
 import { GATEWAY_SETTINGS, MLLP_SETTINGS } from '@marrowbridge/gateway';
 import { LAUNCHER_SETTINGS } from '@marrowbridge/launcher';
@@ -20,6 +21,16 @@ describe('README', () => {
 
   it.each([...new Set(variables)])('documents %s', (variable) => {
     expect(readme).toContain(`\`${variable}\``);
+  });
+
+  it('states each setting with the default and meaning the code has (scripts/config-table.ts)', () => {
+    const squash = (text: string) => text.replace(/ *\| */g, '|').replace(/ +/g, ' ');
+    const documented = squash(readme);
+    for (const specs of [LAUNCHER_SETTINGS, SYNC_WORKER_SETTINGS, GATEWAY_SETTINGS, MLLP_SETTINGS]) {
+      for (const row of describeSettings(specs)) {
+        expect({ row, documented: documented.includes(squash(row)) }).toEqual({ row, documented: true });
+      }
+    }
   });
 
   it('gives the two commands, and .ci/run runs exactly the test one', () => {
