@@ -37,8 +37,3 @@ export function sendOutcome(res: Response, status: number, body: OperationOutcom
 export function sendFhir(res: Response, status: number, body: unknown): void {
   res.status(status).type(FHIR_JSON).send(JSON.stringify(body));
 }
-
-/** True when any issue is an error or fatal. */
-export function hasErrorIssues(o: OperationOutcome): boolean {
-  return (o.issue ?? []).some((i) => i.severity === 'error' || i.severity === 'fatal');
-}

@@ -19,7 +19,8 @@ import { Router } from 'express';
 import { requireScope, SCOPES } from '../auth';
 import { bodyOf, CANONICAL_JSON_TYPES, HL7_TYPES, rawBody, requireContentType } from '../http';
 import { statusForRejection } from '../intake-service';
-import { hasErrorIssues, HttpError, outcome } from '../outcome';
+import { hasErrors } from '@marrowbridge/validation';
+import { HttpError, outcome } from '../outcome';
 import type { AppDeps } from '../app';
 
 export interface DiffEntry {
@@ -101,7 +102,7 @@ async function view(deps: AppDeps, r: MessageResult, index: number, diff: boolea
     const v: TranslatedItemView = {
       kind: item.message.kind,
       bundle: item.bundle,
-      valid: !hasErrorIssues(result),
+      valid: !hasErrors(result),
       outcome: result,
     };
     if (diff) v.diff = await diffOf(deps.ehr, item);
