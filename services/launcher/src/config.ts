@@ -29,8 +29,8 @@ export const LAUNCHER_SETTINGS = {
   exitAfterDemo: spec('DEMO_EXIT', 'stop once the summary is printed instead of running until Ctrl-C', false, bool),
   dataDir: spec(
     'MARROWBRIDGE_DATA_DIR',
-    'folder for the local Redis data',
-    path.resolve(__dirname, '..', '..', '..', '.data'),
+    'folder for the local Redis data and the logs (relative to the repository)',
+    '.data',
     text,
   ),
   logLevel: spec('LOG_LEVEL', 'log level of the services (their JSON logs go to .data/logs)', 'info', text),
