@@ -5,7 +5,7 @@
  * - end to end: the trials' updates queued together (BullMQ on Redis), two sync-workers racing for them (the order
  *   lock serializes each order, precedence decides), the EHR being the ehr-sandbox over HTTP;
  * - decision path: the remaining trials applied one update at a time in their arrival order through the worker's own
- *   result path — mapResultUpdate → decideResult (reads the EHR's copy over HTTP) → pushBundle when it applies —
+ *   result path — mapResultUpdate → pushBundle with the worker's resultGuard (precedence on the EHR's copy it reads) —
  *   against the same sandbox, in rounds that restore the EHR to its state after the orders. Without queue and lock
  *   this is what the lock guarantees each order, at a fraction of the cost.
  * Every trial's report must end in its newest version (status, issued time, result value), once.
@@ -14,7 +14,7 @@ import { EhrClient, pushBundle } from '@marrowbridge/ehr-client';
 import { mapResultUpdate } from '@marrowbridge/fhir-mapping';
 import { translateInput } from '@marrowbridge/intake';
 import type { ResultUpdate } from '@marrowbridge/model';
-import { decideResult } from '@marrowbridge/sync-worker';
+import { resultGuard } from '@marrowbridge/sync-worker';
 import { withTestRedis } from '../harness/redis';
 import {
   checkNewestState,
@@ -107,9 +107,9 @@ describe('1,000 shuffled report histories', () => {
           if (!result?.ok) throw new Error(`trial update does not translate: ${JSON.stringify(result?.outcome)}`);
           const message = result.items[0].message as ResultUpdate;
           const bundle = mapResultUpdate(message);
-          const decision = await decideResult(client, message, bundle);
-          decisions[decision.action] = (decisions[decision.action] ?? 0) + 1;
-          if (decision.action === 'apply') await pushBundle(client, bundle);
+          const pushed = await pushBundle(client, bundle, { guard: resultGuard(message, bundle) });
+          const action = pushed.stopped?.action ?? 'apply';
+          decisions[action] = (decisions[action] ?? 0) + 1;
           updates++;
         }
       });

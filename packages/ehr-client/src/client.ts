@@ -1,4 +1,4 @@
-import type { Bundle, CapabilityStatement, Identifier, Resource, ResourceType } from '@medplum/fhirtypes';
+import type { Bundle, BundleEntry, CapabilityStatement, Identifier, Resource, ResourceType } from '@medplum/fhirtypes';
 import type { AuthProvider } from './auth';
 import { EhrError, errorFromException, errorFromResponse } from './errors';
 
@@ -203,6 +203,41 @@ export class EhrClient {
     return capabilityStatementSupportsTransaction(await this.capabilities());
   }
 
+  /** True when the server's CapabilityStatement lists the system interaction `batch`. */
+  async supportsBatch(): Promise<boolean> {
+    return capabilityStatementSupports(await this.capabilities(), 'batch');
+  }
+
+  /**
+   * Several GETs (`Type/id`, `Type?query`), answered in order. One `batch` Bundle when the server supports it
+   * and there is more than one (each entry succeeds or fails on its own), else one request each. A failed GET
+   * is an answer with its status, not a throw; only the request as a whole (transport, auth, a non-batch
+   * answer) throws.
+   */
+  async getMany(paths: readonly string[]): Promise<GetAnswer[]> {
+    if (paths.length > 1 && (await this.supportsBatch())) {
+      const response = await this.postBundle({
+        resourceType: 'Bundle',
+        type: 'batch',
+        entry: paths.map((url) => ({ request: { method: 'GET', url } })),
+      });
+      return paths.map((path, i) => batchAnswer(path, response.entry?.[i]));
+    }
+    const answers: GetAnswer[] = [];
+    for (const path of paths) {
+      try {
+        const res = await this.request<Resource>('GET', path);
+        answers.push({ status: res.status, resource: res.body });
+      } catch (err) {
+        if (!(err instanceof EhrError) || err.status === undefined) {
+          throw err;
+        }
+        answers.push({ status: err.status, error: err });
+      }
+    }
+    return answers;
+  }
+
   async read<T extends Resource = Resource>(resourceType: ResourceType, id: string): Promise<T> {
     const res = await this.request<T>('GET', `${resourceType}/${encodeURIComponent(id)}`);
     return expectResource(res, resourceType, `GET ${resourceType}/{id}`);
@@ -229,7 +264,7 @@ export class EhrClient {
     params?: SearchParams,
   ): Promise<T[]> {
     const bundle = await this.search<T>(resourceType, params);
-    return matchesOf(bundle, resourceType);
+    return searchMatches(bundle, resourceType);
   }
 
   /**
@@ -296,13 +331,17 @@ export class EhrClient {
    * failure (see `requestRetries`) only when every entry is idempotent on its own (see isIdempotentBundle).
    */
   async transaction(bundle: Bundle): Promise<Bundle> {
+    return this.postBundle(bundle);
+  }
+
+  private async postBundle(bundle: Bundle): Promise<Bundle> {
     const res = await this.request<Bundle>('POST', '', { body: bundle, idempotent: isIdempotentBundle(bundle) });
     if (res.body?.resourceType !== 'Bundle') {
       throw new EhrError({
         kind: 'transient',
         category: 'invalid-response',
         status: res.status,
-        reason: 'POST transaction did not return a Bundle',
+        reason: `POST ${bundle.type ?? 'transaction'} did not return a Bundle`,
       });
     }
     return res.body;
@@ -344,9 +383,57 @@ export function identifierToken(identifier: Identifier | string): string {
 }
 
 export function capabilityStatementSupportsTransaction(cs: CapabilityStatement): boolean {
+  return capabilityStatementSupports(cs, 'transaction');
+}
+
+/** True when the CapabilityStatement lists this system-level interaction (`transaction`, `batch`, …). */
+export function capabilityStatementSupports(cs: CapabilityStatement, code: string): boolean {
   return (cs.rest ?? []).some(
-    (rest) => rest.mode === 'server' && (rest.interaction ?? []).some((i) => i.code === 'transaction'),
+    (rest) => rest.mode === 'server' && (rest.interaction ?? []).some((i) => i.code === code),
   );
+}
+
+/** The answer to one GET of `EhrClient.getMany`: a 2xx with its resource, or the failure as an EhrError. */
+export interface GetAnswer {
+  status: number;
+  resource?: Resource;
+  error?: EhrError;
+}
+
+function batchAnswer(path: string, entry: BundleEntry | undefined): GetAnswer {
+  const what = describeRequest('GET', path);
+  const status = parseInt(entry?.response?.status ?? '', 10);
+  if (!Number.isFinite(status)) {
+    return {
+      status: 0,
+      error: new EhrError({
+        kind: 'transient',
+        category: 'invalid-response',
+        reason: `${what}: the batch response has no status for this entry`,
+      }),
+    };
+  }
+  if (status >= 200 && status <= 299) {
+    return { status, resource: entry?.resource };
+  }
+  const outcome = entry?.response?.outcome ?? entry?.resource;
+  return { status, error: errorFromResponse(what, status, new Headers(), outcome) };
+}
+
+/** The matches of a searchset Bundle (entries with search.mode "match" or no mode, of the searched type). */
+export function searchMatches<T extends Resource>(bundle: Bundle<T>, resourceType: ResourceType): T[] {
+  const out: T[] = [];
+  for (const entry of bundle.entry ?? []) {
+    const resource = entry.resource;
+    if (!resource || resource.resourceType !== resourceType) {
+      continue;
+    }
+    if (entry.search?.mode && entry.search.mode !== 'match') {
+      continue;
+    }
+    out.push(resource);
+  }
+  return out;
 }
 
 /** The versionId of a resource as returned by the server: meta.versionId, else the ETag header. */
@@ -365,21 +452,6 @@ export function parseEtag(etag: string | undefined): string | undefined {
   }
   const m = /^(?:W\/)?"?([^"]*)"?$/.exec(etag.trim());
   return m && m[1] ? m[1] : undefined;
-}
-
-function matchesOf<T extends Resource>(bundle: Bundle<T>, resourceType: ResourceType): T[] {
-  const out: T[] = [];
-  for (const entry of bundle.entry ?? []) {
-    const resource = entry.resource;
-    if (!resource || resource.resourceType !== resourceType) {
-      continue;
-    }
-    if (entry.search?.mode && entry.search.mode !== 'match') {
-      continue;
-    }
-    out.push(resource);
-  }
-  return out;
 }
 
 function toQueryString(params: SearchParams | undefined): string {

@@ -1,16 +1,44 @@
 import type { Bundle, BundleEntry, Resource, ResourceType } from '@medplum/fhirtypes';
-import { parseEtag, parseLocation, type EhrClient } from './client';
+import { parseEtag, parseLocation, searchMatches, type EhrClient, type GetAnswer } from './client';
 import { contentPatch, sameContent, type JsonPatchOperation } from './diff';
 import { EhrError, classifyStatus, isOperationOutcomeBody } from './errors';
-import { isUrnUuid, orderByReferences, parseConditionalReference, rewriteReferences } from './references';
+import {
+  collectReferences,
+  isUrnUuid,
+  orderByReferences,
+  parseConditionalReference,
+  rewriteReferences,
+} from './references';
 
 export type PushMode = 'transaction' | 'sequential';
+
+/** Why a guard stopped a push: a word for the decision (e.g. "superseded") and a sentence for people. */
+export interface PushStop {
+  action: string;
+  reason: string;
+}
+
+/** What a guard decided from the EHR's current copies. */
+export interface PushGuardVerdict {
+  /** Write nothing at all. */
+  stop?: PushStop;
+  /** fullUrl → why: entries whose EHR copy stays as it is (references to them point at that copy). */
+  keep?: ReadonlyMap<string, string>;
+}
+
+/**
+ * Business rules on top of the idempotent push (e.g. report status precedence): given the EHR's current copy of
+ * each entry that exists (by fullUrl), decide whether to write and what to leave alone. Asked again with fresh
+ * copies whenever a conflict makes pushBundle re-read.
+ */
+export type PushGuard = (current: ReadonlyMap<string, Resource>) => PushGuardVerdict;
 
 export interface PushOptions {
   /** 'auto' (default): a transaction when the CapabilityStatement lists it, else sequential. */
   mode?: PushMode | 'auto';
   /** Re-read and re-decide rounds after a 412 (or a create that lost a race); default 3. */
   maxConflictRetries?: number;
+  guard?: PushGuard;
 }
 
 export type PushAction = 'created' | 'updated' | 'unchanged';
@@ -22,26 +50,32 @@ export interface PushEntryResult {
   reference: string;
   action: PushAction;
   versionId?: string;
+  /** Why the guard kept the EHR's copy of this entry (action "unchanged"). */
+  kept?: string;
 }
 
 export interface PushResult {
   mode: PushMode;
-  /** One per Bundle entry, in Bundle order. */
+  /** One per Bundle entry, in Bundle order (empty when the guard stopped the push). */
   entries: PushEntryResult[];
+  /** The guard's decision not to write anything. */
+  stopped?: PushStop;
 }
 
-export type PlanAction = 'create' | 'update' | 'unchanged';
+export type PlanAction = 'create' | 'update' | 'unchanged' | 'kept';
 
 export interface PlanEntry {
   fullUrl: string;
   resourceType: ResourceType;
   action: PlanAction;
-  /** Type/id of the EHR's current resource (update, unchanged). */
+  /** Type/id of the EHR's current resource (update, unchanged, kept). */
   reference?: string;
   /** Its current versionId (the If-Match an update would send). */
   versionId?: string;
   /** update: RFC 6902 JSON Patch from the current content to the new one (id, meta and text ignored). */
   patch?: JsonPatchOperation[];
+  /** kept: why the guard keeps the EHR's copy. */
+  note?: string;
   /**
    * The resource that would be written: conditional references resolved, urn:uuid references to resources
    * that already exist rewritten to Type/id (references to resources still to be created stay urn:uuid).
@@ -51,6 +85,8 @@ export interface PlanEntry {
 
 export interface PushPlan {
   entries: PlanEntry[];
+  /** The guard's decision not to write anything (the entries say what would have been written). */
+  stopped?: PushStop;
 }
 
 /** How an entry is found in the EHR: its conditional query (PUT Type?…, POST + ifNoneExist) or its id. */
@@ -74,41 +110,50 @@ const DEFAULT_CONFLICT_RETRIES = 3;
 
 /**
  * Pushes a transaction Bundle of conditional updates (mapping contract) to the EHR, idempotently:
- * 1. conditional references (`Type?identifier=…`) are resolved against the EHR (none → transient
- *    "reference-not-found", several → permanent "ambiguous"), or to the Bundle entry with that conditional key;
- * 2. each entry is looked up by its conditional key; equal content (ignoring id/meta/text) is left alone,
- *    a missing resource is created (POST with If-None-Exist), a different one is updated with
- *    `If-Match: W/"<versionId>"`;
- * 3. as one transaction when the server supports it (or `mode: 'transaction'`), else one request per entry
+ * 1. one round of reads (a single `batch` of GETs when the server supports it): the conditional references
+ *    (`Type?identifier=…`) that no Bundle entry answers (none → transient "reference-not-found", several →
+ *    permanent "ambiguous"), and every entry's current copy by its conditional key or id;
+ * 2. `options.guard` may stop the push or keep some entries as the EHR has them;
+ * 3. equal content (ignoring id/meta/text) is left alone, a missing resource is created (POST with
+ *    If-None-Exist), a different one is updated with `If-Match: W/"<versionId>"`;
+ * 4. as one transaction when the server supports it (or `mode: 'transaction'`), else one request per entry
  *    in reference order with urn:uuid references rewritten to the real Type/id;
- * 4. a 412 (or a create that finds the resource already there) re-reads and re-decides, up to
- *    `maxConflictRetries` times, then fails with a transient EhrError "conflict".
+ * 5. a 412 (or a create that finds the resource already there) re-reads and re-decides (guard included), up
+ *    to `maxConflictRetries` times, then fails with a transient EhrError "conflict".
  */
 export async function pushBundle(client: EhrClient, bundle: Bundle, options: PushOptions = {}): Promise<PushResult> {
   const retries = options.maxConflictRetries ?? DEFAULT_CONFLICT_RETRIES;
-  const resolved = await resolveConditionalReferences(client, bundle);
-  const entries = parseEntries(resolved);
+  const { entries, lookup } = await prepare(client, bundle);
   let mode: PushMode;
   if (options.mode === 'transaction' || options.mode === 'sequential') {
     mode = options.mode;
   } else {
     mode = (await client.supportsTransaction()) ? 'transaction' : 'sequential';
   }
-  const results =
-    mode === 'transaction'
-      ? await pushTransaction(client, entries, retries)
-      : await pushSequential(client, entries, retries);
-  return { mode, entries: results };
+  const verdict = options.guard?.(currentCopies(entries, lookup)) ?? {};
+  if (verdict.stop) {
+    return { mode, entries: [], stopped: verdict.stop };
+  }
+  return mode === 'transaction'
+    ? pushTransaction(client, entries, lookup, verdict, options.guard, retries)
+    : { mode, entries: await pushSequential(client, entries, lookup, verdict, retries) };
 }
 
 /**
  * What pushBundle would do, without writing: per entry 'create', 'update' (with a JSON Patch from the current
- * to the new content) or 'unchanged'. Does the same reads (conditional references, conditional keys).
+ * to the new content), 'unchanged' or 'kept' (by the guard), and whether the guard stops it. Does the same reads.
  */
-export async function planPush(client: EhrClient, bundle: Bundle): Promise<PushPlan> {
-  const resolved = await resolveConditionalReferences(client, bundle);
-  const entries = parseEntries(resolved);
-  return { entries: await planEntries(client, entries) };
+export async function planPush(
+  client: EhrClient,
+  bundle: Bundle,
+  options: Pick<PushOptions, 'guard'> = {},
+): Promise<PushPlan> {
+  const { entries, lookup } = await prepare(client, bundle);
+  const verdict = options.guard?.(currentCopies(entries, lookup)) ?? {};
+  return {
+    entries: planEntries(entries, lookup.existing, verdict),
+    ...(verdict.stop ? { stopped: verdict.stop } : {}),
+  };
 }
 
 /**
@@ -116,6 +161,19 @@ export async function planPush(client: EhrClient, bundle: Bundle): Promise<PushP
  * the fullUrl of the Bundle entry whose request has that same conditional URL.
  */
 export async function resolveConditionalReferences(client: EhrClient, bundle: Bundle): Promise<Bundle> {
+  const { local, wanted } = conditionalReferences(bundle);
+  const { references } = await lookUp(client, [], wanted);
+  return {
+    ...bundle,
+    entry: bundle.entry?.map((entry) => ({
+      ...entry,
+      resource: rewriteReferences(entry.resource, (ref) => local.get(ref) ?? references.get(ref)),
+    })),
+  };
+}
+
+/** The conditional references of a Bundle: those an entry's own conditional URL answers, and those to search. */
+function conditionalReferences(bundle: Bundle): { local: Map<string, string>; wanted: string[] } {
   const local = new Map<string, string>();
   for (const entry of bundle.entry ?? []) {
     const url = entry.request?.url;
@@ -125,17 +183,47 @@ export async function resolveConditionalReferences(client: EhrClient, bundle: Bu
   }
   const wanted = new Set<string>();
   for (const entry of bundle.entry ?? []) {
-    rewriteReferences(entry.resource, (ref) => {
+    for (const ref of collectReferences(entry.resource)) {
       if (!local.has(ref) && parseConditionalReference(ref)) {
         wanted.add(ref);
       }
-      return undefined;
-    });
+    }
   }
-  const found = new Map<string, string>();
-  for (const ref of wanted) {
-    const { resourceType, query } = parseConditionalReference(ref) as { resourceType: string; query: string };
-    const matches = await client.searchResources(resourceType as ResourceType, query);
+  return { local, wanted: [...wanted] };
+}
+
+/** Parsed entries with their conditional references resolved, and the first round of reads. */
+async function prepare(client: EhrClient, bundle: Bundle): Promise<{ entries: WorkEntry[]; lookup: Lookup }> {
+  const entries = parseEntries(bundle);
+  const { local, wanted } = conditionalReferences(bundle);
+  const lookup = await lookUp(client, entries, wanted);
+  for (const e of entries) {
+    e.resource = rewriteReferences(e.resource, (ref) => local.get(ref) ?? lookup.references.get(ref));
+  }
+  return { entries, lookup };
+}
+
+/** One round of reads: conditional reference → Type/id, and each entry's current copy in the EHR. */
+interface Lookup {
+  references: Map<string, string>;
+  existing: (Existing | undefined)[];
+}
+
+/** Reads the conditional references and the entries' current copies, as one `batch` where the server allows. */
+async function lookUp(client: EhrClient, entries: WorkEntry[], references: readonly string[]): Promise<Lookup> {
+  const paths = [
+    ...references,
+    ...entries.map((e) =>
+      e.key.kind === 'conditional'
+        ? `${e.resourceType}?${e.key.query}`
+        : `${e.resourceType}/${encodeURIComponent(e.key.id)}`,
+    ),
+  ];
+  const answers = paths.length ? await client.getMany(paths) : [];
+  const resolved = new Map<string, string>();
+  references.forEach((ref, i) => {
+    const resourceType = (parseConditionalReference(ref) as { resourceType: string }).resourceType as ResourceType;
+    const matches = matchesIn(answers[i], resourceType);
     if (matches.length === 0) {
       throw new EhrError({
         kind: 'transient',
@@ -150,15 +238,76 @@ export async function resolveConditionalReferences(client: EhrClient, bundle: Bu
         reason: `a conditional reference to ${resourceType} matches ${matches.length} resources in the EHR`,
       });
     }
-    found.set(ref, `${resourceType}/${matches[0].id}`);
+    resolved.set(ref, `${resourceType}/${matches[0].id}`);
+  });
+  const existing = entries.map((e, k) => {
+    const answer = answers[references.length + k];
+    const resource = e.key.kind === 'conditional' ? onlyMatch(answer, e.resourceType) : readResult(answer, e);
+    return resource
+      ? { resource, reference: `${resource.resourceType}/${resource.id}`, versionId: resource.meta?.versionId }
+      : undefined;
+  });
+  return { references: resolved, existing };
+}
+
+/** The matches of a search answer; a failed search throws its error. */
+function matchesIn(answer: GetAnswer, resourceType: ResourceType): Resource[] {
+  if (answer.error) {
+    throw answer.error;
   }
-  return {
-    ...bundle,
-    entry: bundle.entry?.map((entry) => ({
-      ...entry,
-      resource: rewriteReferences(entry.resource, (ref) => local.get(ref) ?? found.get(ref)),
-    })),
-  };
+  if (answer.resource?.resourceType !== 'Bundle') {
+    throw new EhrError({
+      kind: 'transient',
+      category: 'invalid-response',
+      status: answer.status,
+      reason: `GET ${resourceType} (search) did not return a Bundle`,
+    });
+  }
+  return searchMatches(answer.resource, resourceType);
+}
+
+/** The one match of an entry's conditional key, or undefined; several is a permanent "ambiguous". */
+function onlyMatch(answer: GetAnswer, resourceType: ResourceType): Resource | undefined {
+  const matches = matchesIn(answer, resourceType);
+  if (matches.length > 1) {
+    throw new EhrError({
+      kind: 'permanent',
+      category: 'ambiguous',
+      reason: `the conditional key of a ${resourceType} entry matches ${matches.length} resources in the EHR`,
+    });
+  }
+  return matches[0];
+}
+
+/** The answer to GET Type/id: the resource, or undefined when the EHR has none (404, 410). */
+function readResult(answer: GetAnswer, entry: WorkEntry): Resource | undefined {
+  if (answer.status === 404 || answer.status === 410) {
+    return undefined;
+  }
+  if (answer.error) {
+    throw answer.error;
+  }
+  if (answer.resource?.resourceType !== entry.resourceType) {
+    throw new EhrError({
+      kind: 'transient',
+      category: 'invalid-response',
+      status: answer.status,
+      reason: `GET ${entry.resourceType}/{id} did not return a ${entry.resourceType}`,
+    });
+  }
+  return answer.resource;
+}
+
+/** fullUrl → the EHR's current copy, for the entries that exist there (what a guard decides on). */
+function currentCopies(entries: WorkEntry[], lookup: Lookup): Map<string, Resource> {
+  const out = new Map<string, Resource>();
+  entries.forEach((e, i) => {
+    const ex = lookup.existing[i];
+    if (ex) {
+      out.set(e.fullUrl, ex.resource);
+    }
+  });
+  return out;
 }
 
 function invalidBundle(reason: string): EhrError {
@@ -178,12 +327,9 @@ function parseEntries(bundle: Bundle): WorkEntry[] {
     fullUrls.add(e.fullUrl);
   }
   for (const e of entries) {
-    rewriteReferences(e.resource, (ref) => {
-      if (isUrnUuid(ref) && !fullUrls.has(ref)) {
-        throw invalidBundle(`entry ${e.index} (${e.resourceType}): a urn:uuid reference names no entry of the Bundle`);
-      }
-      return undefined;
-    });
+    if (collectReferences(e.resource).some((ref) => isUrnUuid(ref) && !fullUrls.has(ref))) {
+      throw invalidBundle(`entry ${e.index} (${e.resourceType}): a urn:uuid reference names no entry of the Bundle`);
+    }
   }
   return entries;
 }
@@ -215,33 +361,9 @@ function parseEntry(entry: BundleEntry, index: number): WorkEntry {
   return { index, fullUrl, resourceType, resource: structuredClone(resource), key };
 }
 
+/** The EHR's current copy of one entry (by its conditional key or id), or undefined. */
 async function findExisting(client: EhrClient, entry: WorkEntry): Promise<Existing | undefined> {
-  let resource: Resource | undefined;
-  if (entry.key.kind === 'conditional') {
-    const matches = await client.searchResources(entry.resourceType, entry.key.query);
-    if (matches.length > 1) {
-      throw new EhrError({
-        kind: 'permanent',
-        category: 'ambiguous',
-        reason: `the conditional key of a ${entry.resourceType} entry matches ${matches.length} resources in the EHR`,
-      });
-    }
-    resource = matches[0];
-  } else {
-    try {
-      resource = await client.read(entry.resourceType, entry.key.id);
-    } catch (err) {
-      if (err instanceof EhrError && (err.status === 404 || err.status === 410)) {
-        resource = undefined;
-      } else {
-        throw err;
-      }
-    }
-  }
-  if (!resource) {
-    return undefined;
-  }
-  return { resource, reference: `${resource.resourceType}/${resource.id}`, versionId: resource.meta?.versionId };
+  return (await lookUp(client, [entry], [])).existing[0];
 }
 
 /** The resource as it should be sent: our content, the EHR's id (when known), no server-owned meta. */
@@ -268,11 +390,7 @@ function forWrite(resource: Resource, id?: string): Resource {
 // ---------------------------------------------------------------------------------------------------------
 // Plan (and transaction mode)
 
-async function planEntries(client: EhrClient, entries: WorkEntry[]): Promise<PlanEntry[]> {
-  const existing: (Existing | undefined)[] = [];
-  for (const entry of entries) {
-    existing.push(await findExisting(client, entry));
-  }
+function planEntries(entries: WorkEntry[], existing: (Existing | undefined)[], verdict: PushGuardVerdict): PlanEntry[] {
   const known = new Map<string, string>();
   entries.forEach((e, i) => {
     const ex = existing[i];
@@ -294,6 +412,10 @@ async function planEntries(client: EhrClient, entries: WorkEntry[]): Promise<Pla
       versionId: ex.versionId,
       resource,
     };
+    const note = verdict.keep?.get(entry.fullUrl);
+    if (note !== undefined) {
+      return { ...base, action: 'kept', note };
+    }
     if (sameContent(ex.resource, resource)) {
       return { ...base, action: 'unchanged' };
     }
@@ -301,10 +423,28 @@ async function planEntries(client: EhrClient, entries: WorkEntry[]): Promise<Pla
   });
 }
 
-async function pushTransaction(client: EhrClient, entries: WorkEntry[], retries: number): Promise<PushEntryResult[]> {
+async function pushTransaction(
+  client: EhrClient,
+  entries: WorkEntry[],
+  firstLookup: Lookup,
+  firstVerdict: PushGuardVerdict,
+  guard: PushGuard | undefined,
+  retries: number,
+): Promise<PushResult> {
+  const mode = 'transaction';
   const earlier: (PushAction | undefined)[] = entries.map(() => undefined);
   for (let round = 0; round <= retries; round++) {
-    const plan = await planEntries(client, entries);
+    let existing = firstLookup.existing;
+    let verdict = firstVerdict;
+    if (round > 0) {
+      const lookup = await lookUp(client, entries, []);
+      existing = lookup.existing;
+      verdict = guard?.(currentCopies(entries, lookup)) ?? {};
+      if (verdict.stop) {
+        return { mode, entries: [], stopped: verdict.stop };
+      }
+    }
+    const plan = planEntries(entries, existing, verdict);
     const writes: { entryIndex: number; bundleEntry: BundleEntry }[] = [];
     plan.forEach((p, i) => {
       const entry = entries[i];
@@ -336,15 +476,9 @@ async function pushTransaction(client: EhrClient, entries: WorkEntry[], retries:
       }
     });
 
-    const results: PushEntryResult[] = plan.map((p) => ({
-      fullUrl: p.fullUrl,
-      resourceType: p.resourceType,
-      reference: p.reference ?? '',
-      action: 'unchanged',
-      versionId: p.versionId,
-    }));
+    const results: PushEntryResult[] = plan.map(unchangedResult);
     if (writes.length === 0) {
-      return mergeEarlier(results, earlier);
+      return { mode, entries: mergeEarlier(results, earlier) };
     }
 
     let response: Bundle;
@@ -403,7 +537,7 @@ async function pushTransaction(client: EhrClient, entries: WorkEntry[], retries:
       };
     }
     if (!raced) {
-      return mergeEarlier(results, earlier);
+      return { mode, entries: mergeEarlier(results, earlier) };
     }
     results.forEach((r, i) => {
       if (r.action !== 'unchanged' && earlier[i] !== 'created') {
@@ -412,6 +546,18 @@ async function pushTransaction(client: EhrClient, entries: WorkEntry[], retries:
     });
   }
   throw conflictError();
+}
+
+/** An entry nothing is written for (unchanged, or kept by the guard). */
+function unchangedResult(p: PlanEntry): PushEntryResult {
+  return {
+    fullUrl: p.fullUrl,
+    resourceType: p.resourceType,
+    reference: p.reference ?? '',
+    action: 'unchanged',
+    versionId: p.versionId,
+    ...(p.note !== undefined ? { kept: p.note } : {}),
+  };
 }
 
 function mergeEarlier(results: PushEntryResult[], earlier: (PushAction | undefined)[]): PushEntryResult[] {
@@ -443,7 +589,13 @@ function conflictError(): EhrError {
 // ---------------------------------------------------------------------------------------------------------
 // Sequential mode
 
-async function pushSequential(client: EhrClient, entries: WorkEntry[], retries: number): Promise<PushEntryResult[]> {
+async function pushSequential(
+  client: EhrClient,
+  entries: WorkEntry[],
+  lookup: Lookup,
+  verdict: PushGuardVerdict,
+  retries: number,
+): Promise<PushEntryResult[]> {
   const { order, deferred } = orderByReferences(entries);
   const deferredTargets = new Map<number, Set<string>>();
   for (const [from, to] of deferred) {
@@ -451,19 +603,32 @@ async function pushSequential(client: EhrClient, entries: WorkEntry[], retries: 
     set.add(entries[to].fullUrl);
     deferredTargets.set(from, set);
   }
-  const byFullUrl = new Map(entries.map((e) => [e.fullUrl, e]));
+  const firstCopy = new Map(entries.map((e, i) => [e.fullUrl, lookup.existing[i]]));
   const known = new Map<string, string>();
   const results: PushEntryResult[] = new Array(entries.length);
   const fixups: number[] = [];
+  // Entries the guard keeps are not written: references to them point at the EHR's copy.
+  entries.forEach((e, i) => {
+    const ex = lookup.existing[i];
+    const note = verdict.keep?.get(e.fullUrl);
+    if (ex && note !== undefined) {
+      known.set(e.fullUrl, ex.reference);
+      const base = { fullUrl: e.fullUrl, resourceType: e.resourceType, reference: ex.reference };
+      results[i] = { ...base, action: 'unchanged', versionId: ex.versionId, kept: note };
+    }
+  });
 
   for (const i of order) {
     const entry = entries[i];
+    if (results[i]) {
+      continue; // kept by the guard
+    }
     // A reference to an entry not written yet (a cycle): use the EHR's copy if it exists, else drop it now and
     // write it in a second pass.
     let incomplete = false;
     for (const target of deferredTargets.get(i) ?? []) {
       if (!known.has(target)) {
-        const ex = await findExisting(client, byFullUrl.get(target) as WorkEntry);
+        const ex = firstCopy.get(target);
         if (ex) {
           known.set(target, ex.reference);
         } else {
@@ -474,7 +639,7 @@ async function pushSequential(client: EhrClient, entries: WorkEntry[], retries: 
     const resource = rewriteReferences(entry.resource, (ref) =>
       isUrnUuid(ref) ? (known.get(ref) ?? null) : undefined,
     );
-    const result = await upsert(client, entry, resource, retries);
+    const result = await upsert(client, entry, resource, retries, { existing: lookup.existing[i] });
     known.set(entry.fullUrl, result.reference);
     results[i] = result;
     if (incomplete) {
@@ -501,10 +666,12 @@ async function upsert(
   entry: WorkEntry,
   resource: Resource,
   retries: number,
+  /** The entry's copy as read just before, used for the first round instead of reading again. */
+  first?: { existing: Existing | undefined },
 ): Promise<PushEntryResult> {
   const base = { fullUrl: entry.fullUrl, resourceType: entry.resourceType };
   for (let round = 0; round <= retries; round++) {
-    const ex = await findExisting(client, entry);
+    const ex = round === 0 && first ? first.existing : await findExisting(client, entry);
     try {
       if (!ex) {
         if (entry.key.kind === 'conditional') {

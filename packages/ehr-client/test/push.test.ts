@@ -1,5 +1,5 @@
 import type { Bundle, Observation, Resource, ServiceRequest, Specimen } from '@medplum/fhirtypes';
-import { EhrClient } from '../src/client';
+import { EhrClient, type GetAnswer } from '../src/client';
 import { applyJsonPatch, contentOf } from '../src/diff';
 import { EhrError } from '../src/errors';
 import { planPush, pushBundle, resolveConditionalReferences } from '../src/push';
@@ -281,7 +281,7 @@ describe('resolveConditionalReferences', () => {
     const sr = bundle.entry?.[2].resource as ServiceRequest;
     sr.subject = { reference: conditional('Patient', SYS.mrn, IDS.mrn) };
     const fakeClient = {
-      searchResources: async () => {
+      getMany: async () => {
         throw new Error('must not search for a reference the Bundle itself holds');
       },
     } as unknown as EhrClient;
@@ -294,9 +294,13 @@ describe('resolveConditionalReferences', () => {
   it('searches each distinct conditional reference once', async () => {
     const searches: string[] = [];
     const fakeClient = {
-      searchResources: async (type: string, query: string) => {
-        searches.push(`${type}?${query}`);
-        return [{ resourceType: type, id: `${type.toLowerCase()}-1` }];
+      getMany: async (paths: string[]): Promise<GetAnswer[]> => {
+        searches.push(...paths);
+        return paths.map((path) => {
+          const type = path.split('?')[0];
+          const match = { resourceType: type, id: `${type.toLowerCase()}-1` } as Resource;
+          return { status: 200, resource: { resourceType: 'Bundle', type: 'searchset', entry: [{ resource: match }] } };
+        });
       },
     } as unknown as EhrClient;
     const bundle = resultBundle({

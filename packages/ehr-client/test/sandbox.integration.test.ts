@@ -302,6 +302,71 @@ describe('EhrClient + pushBundle against the ehr-sandbox', () => {
     await expect(pushBundle(client, orderBundle(IDS))).resolves.toMatchObject({ mode: 'transaction' });
   });
 
+  it('getMany: one batch of GETs, each answered on its own (a search, a read, a missing read)', async () => {
+    const { client } = smartClient(sandbox, key);
+    const first = await pushBundle(client, orderBundle(IDS));
+    const patient = first.entries[0].reference;
+    sandbox.resetStats();
+    const answers = await client.getMany([
+      `Patient?identifier=${encodeURIComponent('|x-none')}`,
+      patient,
+      'Patient/none',
+    ]);
+    expect(sandbox.stats().fhir.byStatus).toEqual({ '200': 1 }); // one HTTP request: the batch
+    expect(answers.map((a) => a.status)).toEqual([200, 200, 404]);
+    expect(answers[0].resource).toMatchObject({ resourceType: 'Bundle', type: 'searchset' });
+    expect(answers[1].resource).toMatchObject({ resourceType: 'Patient', id: patient.split('/')[1] });
+    expect(answers[2].error).toMatchObject({ kind: 'permanent', status: 404 });
+  });
+
+  it.each<PushMode>(['transaction', 'sequential'])(
+    '%s: the reads are one batch (a result update in transaction mode: two requests in all)',
+    async (mode) => {
+      const { client } = smartClient(sandbox, key);
+      await pushBundle(client, orderBundle(IDS), { mode });
+      sandbox.resetStats();
+      const pushed = await pushBundle(client, results('final', '2024-05-03T08:00:00Z', 'blasts 3%'), { mode });
+      // the order's report placeholder is updated, the two Observations are new
+      expect(pushed.entries.map((e) => e.action)).toEqual(['updated', 'created', 'created']);
+      const requests = sandbox.stats().fhir.byStatus;
+      // transaction: the batch of reads + the transaction; sequential: the batch + one write per entry
+      expect(requests).toEqual(mode === 'transaction' ? { '200': 2 } : { '200': 2, '201': 2 });
+    },
+  );
+
+  it.each<PushMode>(['transaction', 'sequential'])(
+    '%s: a guard that stops writes nothing; one that keeps an entry leaves the EHR copy and points at it',
+    async (mode) => {
+      const { client } = smartClient(sandbox, key);
+      await pushBundle(client, orderBundle(IDS), { mode });
+      await pushBundle(client, results('final', '2024-05-03T08:00:00Z', 'blasts 3%'), { mode });
+      const before = await endState(client);
+      const seen: string[][] = [];
+      const stopped = await pushBundle(client, results('preliminary', '2024-05-02T08:00:00Z', 'blasts 9%'), {
+        mode,
+        guard: (current) => {
+          seen.push([...current.values()].map((r) => r.resourceType));
+          return { stop: { action: 'superseded', reason: 'older' } };
+        },
+      });
+      expect(stopped).toEqual({ mode, entries: [], stopped: { action: 'superseded', reason: 'older' } });
+      expect(seen).toEqual([['DiagnosticReport', 'Observation', 'Observation']]);
+      expect(await endState(client)).toEqual(before);
+
+      const changed = orderBundle(IDS);
+      (changed.entry?.[2].resource as ServiceRequest).status = 'on-hold';
+      const report = changed.entry?.[5];
+      const kept = await pushBundle(client, changed, {
+        mode,
+        guard: () => ({ keep: new Map([[report?.fullUrl as string, 'the EHR report stays']]) }),
+      });
+      expect(kept.entries[5]).toMatchObject({ action: 'unchanged', kept: 'the EHR report stays' });
+      expect(kept.entries[2]).toMatchObject({ action: 'updated' });
+      const dr = await client.read<DiagnosticReport>('DiagnosticReport', kept.entries[5].reference.split('/')[1]);
+      expect(dr.status).toBe('final'); // the order's placeholder did not overwrite it
+    },
+  );
+
   it('a result before its order: the missing Patient is a transient failure', async () => {
     const { client } = smartClient(sandbox, key);
     const err = await pushBundle(client, results('final', '2024-05-03T08:00:00Z', 'x')).catch((e: unknown) => e);

@@ -1,7 +1,8 @@
 /**
  * One delivery, holding the order's lock: map with the current code, validate (never push what fails), read
- * the EHR's copy, apply precedence, push, and record the outcome. Transient failures are thrown
- * for BullMQ to retry with backoff; permanent ones (and the last transient one) go to the dead-letter queue.
+ * the EHR's copies, apply precedence (pushBundle's guard), push, and record the outcome. Transient failures
+ * are thrown for BullMQ to retry with backoff; permanent ones (and the last transient one) go to the
+ * dead-letter queue.
  */
 import { isEhrError, pushBundle, type EhrClient, type EhrError } from '@marrowbridge/ehr-client';
 import { mapOrder, mapResultUpdate, type MappingOptions } from '@marrowbridge/fhir-mapping';
@@ -17,7 +18,7 @@ import { hasErrors, type Validator } from '@marrowbridge/validation';
 import type { Bundle, OperationOutcome } from '@medplum/fhirtypes';
 import { DelayedError, UnrecoverableError, type Job } from 'bullmq';
 import type { Logger } from 'pino';
-import { decideResult, guardOrderBundle } from './guards';
+import { orderGuard, resultGuard } from './guards';
 
 export interface ProcessorDeps {
   queues: DeliveryQueues;
@@ -91,29 +92,20 @@ function prepare(job: DeliveryJob, deps: ProcessorDeps): { ok: true; bundle: Bun
 async function deliver(job: DeliveryJob, bundle: Bundle, deps: ProcessorDeps, log: Logger): Promise<DeliveryResult> {
   const data = job.data;
   const message = data.message;
-  let toPush = bundle;
-  let note: string | undefined;
-
-  if (message.kind === 'result') {
-    const decision = await decideResult(deps.client, message, bundle);
-    if (decision.action !== 'apply') {
-      const outcome =
-        decision.action === 'duplicate' ? 'unchanged' : decision.action === 'review' ? 'review' : 'superseded';
-      log.info({ decision: decision.action, reason: decision.reason }, 'report update not pushed');
-      return finish(job, deps, { outcome, reason: decision.reason, resources: [] }, outcome);
-    }
-  } else {
-    const guarded = await guardOrderBundle(deps.client, message, bundle);
-    toPush = guarded.bundle;
-    note = guarded.kept.join('; ') || undefined;
+  const guard = message.kind === 'result' ? resultGuard(message, bundle) : orderGuard(message, bundle);
+  const pushed = await pushBundle(deps.client, bundle, { guard });
+  if (pushed.stopped) {
+    const { action, reason } = pushed.stopped;
+    const outcome = action === 'duplicate' ? 'unchanged' : action === 'review' ? 'review' : 'superseded';
+    log.info({ decision: action, reason }, 'report update not pushed');
+    return finish(job, deps, { outcome, reason, resources: [] }, outcome);
   }
-
-  const pushed = await pushBundle(deps.client, toPush);
   const resources = pushed.entries.map((e) => ({
     resourceType: e.resourceType,
     reference: e.reference,
     action: e.action,
   }));
+  const note = pushed.entries.flatMap((e) => (e.kept ? [e.kept] : [])).join('; ') || undefined;
   const changed = pushed.entries.some((e) => e.action !== 'unchanged');
   log.info({ mode: pushed.mode, created: count(pushed, 'created'), updated: count(pushed, 'updated') }, 'delivered');
   await deps.queues.tracking.setResources(data.orderKey, resources);
