@@ -1,3 +1,4 @@
+import diagnostics from 'node:diagnostics_channel';
 /**
  * Issue 7, fault injection on the EHR side: for a few seconds in the middle of a run, the EHR (ehr-sandbox) is
  * down (outage: every request 503), answers everything with 503 and Retry-After (a 503 storm), drops every
@@ -70,18 +71,13 @@ describe('EHR faults mid-run', () => {
     '%s: all delivered once the EHR recovers, within the retry policy',
     async (_name, fault) => {
       // The workers' warnings (each failed delivery attempt, with its reason), and the EHR requests their client
-      // gave up on (the workers run in this process and use the global fetch).
+      // gave up on (the workers run in this process; their client's timeouts show on node's HTTP client channel).
       const logs = captureLogs('warn', 'sync-worker');
-      const realFetch = globalThis.fetch;
       let requestTimeouts = 0;
-      globalThis.fetch = async (...args: Parameters<typeof fetch>) => {
-        try {
-          return await realFetch(...args);
-        } catch (err) {
-          if ((err as Error).name === 'TimeoutError') requestTimeouts++;
-          throw err;
-        }
+      const onRequestError = (message: unknown): void => {
+        if ((message as { error?: Error }).error?.name === 'TimeoutError') requestTimeouts++;
       };
+      diagnostics.subscribe('http.client.request.error', onRequestError);
       let stack: TestStack | undefined;
       try {
         stack = await startStack({
@@ -169,7 +165,7 @@ describe('EHR faults mid-run', () => {
         expect(state.wrong).toEqual([]);
         expect(ehr.counts.Observation).toBe(state.observationsExpected);
       } finally {
-        globalThis.fetch = realFetch;
+        diagnostics.unsubscribe('http.client.request.error', onRequestError);
         await stack?.stop();
       }
     },
