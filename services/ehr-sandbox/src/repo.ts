@@ -1,15 +1,16 @@
 import {
   deepClone,
+  isCreated,
   matchesSearchRequest,
-  Operator,
   OperationOutcomeError,
   preconditionFailed,
   stringify,
 } from '@medplum/core';
-import type { Filter, SearchRequest, WithId } from '@medplum/core';
-import type { UpdateResourceOptions } from '@medplum/fhir-router';
+import type { SearchRequest, WithId } from '@medplum/core';
+import type { CreateResourceOptions, DeleteResourceOptions, UpdateResourceOptions } from '@medplum/fhir-router';
 import { MemoryRepository } from '@medplum/fhir-router';
-import type { Bundle, BundleEntry, Resource } from '@medplum/fhirtypes';
+import type { Bundle, BundleEntry, OperationOutcome, Resource } from '@medplum/fhirtypes';
+import { isTokenSearch, matchesTokenFilter, TokenIndex } from './token-index';
 
 /** The storage MemoryRepository keeps in (TypeScript-)private fields; read here for snapshots. */
 interface RepoInternals {
@@ -23,17 +24,36 @@ export interface RepoSnapshot {
   readonly history: Map<string, Map<string, Resource[]>>;
 }
 
+/** What a rollback puts back: each touched resource as it was before its first write. */
+interface Journal {
+  /** `Type/id` → the stored resource (undefined: none) and the length of its history (undefined: none). */
+  before: Map<string, { resourceType: string; id: string; resource?: Resource; versions?: number }>;
+  /** Types that had no map yet: dropped again. */
+  newTypes: Set<string>;
+  /**
+   * A type's maps as they were at its first removal (delete, expunge): putting a removed id back would
+   * move it to the end of the map, and the map's order is the order of search results.
+   */
+  beforeRemoval: Map<string, { resources: Map<string, Resource>; history?: Map<string, Resource[]> }>;
+}
+
 /**
  * MemoryRepository with what the sandbox needs on top:
- * - snapshot()/restore() so that a failed transaction leaves nothing behind
- *   (MemoryRepository.withTransaction has no rollback);
+ * - atomically() so that a failed transaction leaves nothing behind (MemoryRepository.withTransaction
+ *   has no rollback): an undo journal of the resources it touched, not a copy of the whole store;
+ * - snapshot()/restore() of the whole store (tests);
  * - updates whose content equals the current version are no-ops (no new version), as on HAPI and
  *   the Medplum server, so a re-sent conditional update changes nothing;
+ * - identifier/_id equality searches answered from an index (see TokenIndex), kept in step by the
+ *   write methods below;
  * - readHistory without the in-place reverse() of the stored history (5.2.13 flips the order on
  *   every call), newest first, with request/response per entry, honouring _offset/_count;
  * - countByType() for tests and admin stats.
  */
 export class SandboxRepository extends MemoryRepository {
+  private readonly tokens = new TokenIndex();
+  private journal?: Journal;
+
   private get internals(): RepoInternals {
     return this as unknown as RepoInternals;
   }
@@ -58,6 +78,153 @@ export class SandboxRepository extends MemoryRepository {
     for (const [type, byId] of snapshot.history) {
       history.set(type, new Map([...byId].map(([id, versions]) => [id, [...versions]])));
     }
+    this.tokens.clear();
+    for (const [type, byId] of resources) {
+      this.tokens.rebuild(type, byId);
+    }
+  }
+
+  /**
+   * Runs fn; when it throws, every write it made is undone (the store is as before, map order
+   * included) and the error is rethrown. Not reentrant; callers serialize (the sandbox's mutex).
+   */
+  async atomically<T>(fn: () => Promise<T>): Promise<T> {
+    if (this.journal) {
+      throw new Error('SandboxRepository.atomically() is not reentrant');
+    }
+    const journal: Journal = { before: new Map(), newTypes: new Set(), beforeRemoval: new Map() };
+    this.journal = journal;
+    try {
+      return await fn();
+    } catch (err) {
+      this.rollback(journal);
+      throw err;
+    } finally {
+      this.journal = undefined;
+    }
+  }
+
+  private rollback(journal: Journal): void {
+    const { resources, history } = this.internals;
+    for (const [type, maps] of journal.beforeRemoval) {
+      resources.set(type, maps.resources);
+      if (maps.history) {
+        history.set(type, maps.history);
+      } else {
+        history.delete(type);
+      }
+    }
+    for (const { resourceType, id, resource, versions } of journal.before.values()) {
+      if (journal.newTypes.has(resourceType)) {
+        continue;
+      }
+      const byId = resources.get(resourceType);
+      if (resource) {
+        byId?.set(id, resource);
+      } else {
+        byId?.delete(id);
+      }
+      const versionsById = history.get(resourceType);
+      if (versions === undefined) {
+        versionsById?.delete(id);
+      } else {
+        // Versions are only ever appended to the array; drop those the journal's writes added.
+        const list = versionsById?.get(id);
+        if (list) {
+          list.length = versions;
+        }
+      }
+      this.tokens.update(resourceType, id, byId?.get(id));
+    }
+    for (const type of journal.newTypes) {
+      resources.delete(type);
+      history.delete(type);
+    }
+    for (const type of new Set([...journal.beforeRemoval.keys(), ...journal.newTypes])) {
+      this.tokens.rebuild(type, resources.get(type));
+    }
+  }
+
+  /** Journals the resource's state before a write (the first one of the journal counts). */
+  private beforeWrite(resourceType: string, id: string | undefined, removes = false): void {
+    const journal = this.journal;
+    if (!journal) {
+      return;
+    }
+    const { resources, history } = this.internals;
+    if (!resources.has(resourceType)) {
+      journal.newTypes.add(resourceType);
+    }
+    if (removes && !journal.beforeRemoval.has(resourceType) && !journal.newTypes.has(resourceType)) {
+      const versionsById = history.get(resourceType);
+      journal.beforeRemoval.set(resourceType, {
+        resources: new Map(resources.get(resourceType)),
+        history: versionsById && new Map(versionsById),
+      });
+    }
+    const key = `${resourceType}/${id}`;
+    if (id && !journal.before.has(key)) {
+      journal.before.set(key, {
+        resourceType,
+        id,
+        resource: resources.get(resourceType)?.get(id),
+        versions: history.get(resourceType)?.get(id)?.length,
+      });
+    }
+  }
+
+  /** Re-indexes a resource after a write. */
+  private afterWrite(resourceType: string, id: string): void {
+    this.tokens.update(resourceType, id, this.peek(resourceType, id));
+  }
+
+  override async createResource<T extends Resource>(
+    resource: T,
+    options?: CreateResourceOptions,
+    update?: boolean,
+  ): Promise<WithId<T>> {
+    this.beforeWrite(resource.resourceType, resource.id);
+    const stored = await super.createResource(resource, options, update);
+    // Without an id, MemoryRepository generated a new one: nothing stood there before.
+    this.beforeWrite(stored.resourceType, stored.id);
+    this.afterWrite(stored.resourceType, stored.id);
+    return stored;
+  }
+
+  override async conditionalCreate<T extends Resource>(
+    resource: T,
+    search: SearchRequest<T>,
+    options?: CreateResourceOptions,
+  ): Promise<{ resource: WithId<T>; outcome: OperationOutcome }> {
+    // MemoryRepository stores the new resource itself (not through createResource).
+    this.beforeWrite(resource.resourceType, resource.id);
+    const result = await super.conditionalCreate(resource, search, options);
+    if (isCreated(result.outcome)) {
+      this.beforeWrite(result.resource.resourceType, result.resource.id);
+      this.afterWrite(result.resource.resourceType, result.resource.id);
+    }
+    return result;
+  }
+
+  override async deleteResource(resourceType: string, id: string, options?: DeleteResourceOptions): Promise<void> {
+    this.beforeWrite(resourceType, id, true);
+    await super.deleteResource(resourceType, id, options);
+    this.afterWrite(resourceType, id);
+  }
+
+  override async expungeResources(resourceType: string, ids: string[]): Promise<void> {
+    for (const id of ids) {
+      this.beforeWrite(resourceType, id, true);
+    }
+    await super.expungeResources(resourceType, ids);
+    for (const id of ids) {
+      this.afterWrite(resourceType, id);
+    }
+  }
+
+  override clear(): void {
+    super.clear();
+    this.tokens.clear();
   }
 
   /** Number of current (not deleted) resources per type; types with none are left out. */
@@ -87,16 +254,9 @@ export class SandboxRepository extends MemoryRepository {
     return super.updateResource(resource, options);
   }
 
-  /**
-   * Searches made only of `identifier` and `_id` equality filters (the conditional keys of the
-   * mapping contract) take a fast path: MemoryRepository evaluates the R4 `identifier` parameter's
-   * FHIRPath union over ~40 resource types for every stored resource (about 1-2 ms each). Same
-   * semantics as @medplum/core's token matching (case-insensitive, comma = or).
-   */
   override async search<T extends Resource>(searchRequest: SearchRequest<T>): Promise<Bundle<WithId<T>>> {
-    const filters = searchRequest.filters ?? [];
     if (
-      !isFastSearch(searchRequest) ||
+      !isTokenSearch(searchRequest) ||
       searchRequest.include?.length ||
       searchRequest.revInclude?.length ||
       searchRequest.sortRules?.length
@@ -104,12 +264,7 @@ export class SandboxRepository extends MemoryRepository {
       return super.search(searchRequest);
     }
     const byId = this.internals.resources.get(searchRequest.resourceType) ?? new Map<string, Resource>();
-    const matches: Resource[] = [];
-    for (const resource of byId.values()) {
-      if (filters.every((f) => matchesFast(resource, f))) {
-        matches.push(resource);
-      }
-    }
+    const matches = this.tokens.search(searchRequest.resourceType, searchRequest.filters ?? [], byId);
     let page = matches;
     if (searchRequest.offset !== undefined) {
       page = page.slice(searchRequest.offset);
@@ -123,7 +278,6 @@ export class SandboxRepository extends MemoryRepository {
     }));
     return { resourceType: 'Bundle', type: 'searchset', total: matches.length, ...(entry.length ? { entry } : {}) };
   }
-
   override async readHistory<T extends Resource>(
     resourceType: string,
     id: string,
@@ -147,51 +301,15 @@ export class SandboxRepository extends MemoryRepository {
   }
 }
 
-function isFastSearch(searchRequest: SearchRequest): boolean {
-  const filters = searchRequest.filters ?? [];
-  return (
-    filters.length > 0 &&
-    filters.every((f) => (f.code === 'identifier' || f.code === '_id') && f.operator === Operator.EQUALS)
-  );
-}
-
 /** matchesSearchRequest, with the identifier/_id fast path. */
 export function matchesSearch(resource: Resource, searchRequest: SearchRequest): boolean {
-  if (!isFastSearch(searchRequest)) {
+  if (!isTokenSearch(searchRequest)) {
     return matchesSearchRequest(resource, searchRequest);
   }
   return (
     resource.resourceType === searchRequest.resourceType &&
-    (searchRequest.filters ?? []).every((f) => matchesFast(resource, f))
+    (searchRequest.filters ?? []).every((f) => matchesTokenFilter(resource, f))
   );
-}
-
-function matchesFast(resource: Resource, filter: Filter): boolean {
-  const wanted = filter.value.split(/(?<!\\),/).map((v) => v.replace(/\\,/g, ','));
-  if (filter.code === '_id') {
-    return wanted.includes(resource.id as string);
-  }
-  const identifiers = (resource as { identifier?: { system?: string; value?: string }[] }).identifier ?? [];
-  return wanted.some((w) => identifiers.some((idf) => tokenMatches(idf.system, idf.value, w)));
-}
-
-/** FHIR token semantics for `[system]|[value]`, `|[value]`, `[system]|` and `[value]`, case-insensitive. */
-function tokenMatches(system: string | undefined, value: string | undefined, filterValue: string): boolean {
-  const sys = system?.toLowerCase();
-  const val = value?.toLowerCase();
-  const bar = filterValue.indexOf('|');
-  if (bar < 0) {
-    return val === filterValue.toLowerCase();
-  }
-  const fs = filterValue.slice(0, bar).toLowerCase();
-  const fv = filterValue.slice(bar + 1).toLowerCase();
-  if (!fs && !fv) {
-    return false;
-  }
-  if (!fs) {
-    return !sys && val === fv;
-  }
-  return sys === fs && (!fv || val === fv);
 }
 
 /** Equal content, ignoring meta.versionId/lastUpdated, key order and empty values. */

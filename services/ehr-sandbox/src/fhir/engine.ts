@@ -150,17 +150,17 @@ export class FhirEngine {
     this.checkIntegrity(plans, state, 'transaction');
     await this.validateAll(plans, 'transaction');
 
-    const snapshot = this.repo.snapshot();
     const results: EntryResult[] = new Array(plans.length);
     const order = [...plans].sort(
       (a, b) => EXECUTION_ORDER[a.input.method] - EXECUTION_ORDER[b.input.method] || a.index - b.index,
     );
     try {
-      for (const plan of order) {
-        results[plan.index] = await atEntry('transaction', plan.index, plan.input, () => this.execute(plan));
-      }
+      await this.repo.atomically(async () => {
+        for (const plan of order) {
+          results[plan.index] = await atEntry('transaction', plan.index, plan.input, () => this.execute(plan));
+        }
+      });
     } catch (err) {
-      this.repo.restore(snapshot);
       const e = toHttpError(err);
       e.outcome.issue?.push({
         severity: 'information',
