@@ -144,9 +144,12 @@ const RULES: readonly Rule[] = [
 
 function translate(index: ElementIndex, root: unknown, issue: OperationOutcomeIssue): RawIssue | undefined {
   const original = issue.details?.text ?? issue.diagnostics ?? 'validation issue';
+  const rule = RULES.find((r) => r.match.test(original));
+  if (rule?.ignore) {
+    return undefined; // before locating it: Medplum reports one per urn:uuid reference in a Bundle
+  }
   const expression = issue.expression?.[0];
   const segments = expression ? medplumPathToSegments(index, root, expression) : [];
-  const rule = RULES.find((r) => r.match.test(original));
   let fhirpath: string | undefined;
   if (issue.diagnostics?.startsWith('{')) {
     try {
@@ -166,9 +169,6 @@ function translate(index: ElementIndex, root: unknown, issue: OperationOutcomeIs
       text: `${original} at {path}`,
       diagnostics,
     };
-  }
-  if (rule.ignore) {
-    return undefined;
   }
   const m = rule.match.exec(original) as RegExpExecArray;
   const text = rule.text.replace(/\$(\d)/g, (_, n: string) => m[Number(n)] ?? '');
