@@ -54,6 +54,16 @@ describe('fast FHIRPath evaluator', () => {
     expect(ev("effective.ofType(dateTime) <= '2020'")).toBeUndefined(); // dates of different precision: declined
   });
 
+  it('covers intersect() of an empty collection only (obs-7 on an Observation without components)', () => {
+    const obs7 = compileFast(
+      'value.empty() or component.code.where(coding.intersect(%resource.code.coding).exists()).empty()',
+    )!;
+    const plain = { resourceType: 'Observation', code: { coding: [{ code: 'a' }] }, valueString: 'x' };
+    const withComponent = { ...plain, component: [{ code: { coding: [{ code: 'b' }] } }] };
+    expect(evaluateFast(obs7, plain, 'Observation', plain, plain)).toBe(true);
+    expect(evaluateFast(obs7, withComponent, 'Observation', withComponent, withComponent)).toBeUndefined();
+  });
+
   it('agrees with @medplum/core on every invariant over the example corpora', () => {
     const files = [
       ...jsonFiles(externalDir('fhir-examples', 'r4-core')),
