@@ -4,8 +4,19 @@ import { BASE_SD } from './common';
 const LITERAL = /(?:^|\/)([A-Z][A-Za-z]+)\/[A-Za-z0-9\-.]{1,64}(?:\/_history\/[A-Za-z0-9\-.]{1,64})?$/;
 const CONDITIONAL = /^([A-Z][A-Za-z]+)\?/;
 
+const targetsCache = new WeakMap<ElementInfo, readonly string[] | null>();
+
 /** The resource types a Reference element may point to; undefined when any type is allowed or the list is unknown. */
 export function allowedTargets(el: ElementInfo): readonly string[] | undefined {
+  let targets = targetsCache.get(el);
+  if (targets === undefined) {
+    targets = targetTypesOf(el) ?? null;
+    targetsCache.set(el, targets); // asked for every Reference value: work it out once per element
+  }
+  return targets ?? undefined;
+}
+
+function targetTypesOf(el: ElementInfo): readonly string[] | undefined {
   const profiles = el.types.find((t) => t.code === 'Reference')?.targetProfile;
   if (!profiles || profiles.length === 0) {
     return undefined;

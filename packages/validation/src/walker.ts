@@ -62,6 +62,19 @@ const QUANTITY_PROFILES: Record<string, string> = {
   'http://hl7.org/fhir/StructureDefinition/MoneyQuantity': 'MoneyQuantity',
 };
 
+const quantityProfiles = new WeakMap<ElementInfo, string | null>();
+
+/** SimpleQuantity or MoneyQuantity when the element's Quantity type names that profile (cached per element). */
+function quantityProfileOf(el: ElementInfo): string | undefined {
+  let name = quantityProfiles.get(el);
+  if (name === undefined) {
+    const profile = el.types.find((t) => t.code === 'Quantity')?.profile?.find((p) => QUANTITY_PROFILES[p]);
+    name = profile ? QUANTITY_PROFILES[profile] : null;
+    quantityProfiles.set(el, name);
+  }
+  return name ?? undefined;
+}
+
 interface Invariant {
   readonly key: string;
   readonly human: string;
@@ -203,7 +216,7 @@ class Walker {
       contained: false,
       refersBack: new Set(),
     };
-    this.checkInvariants(typeInvariants(type), typed, frame, [], `${type} (resource)`);
+    this.checkInvariants(typeInvariants(type), root, type, frame, [], `${type} (resource)`);
   }
 
   visitResource(
@@ -246,7 +259,7 @@ class Walker {
     // @medplum/core evaluates resource-level invariants for the root only, and stops at the
     // first one that fails: evaluate them all, for nested resources too.
     if (parent || this.withRootInvariants) {
-      this.checkInvariants(typeInvariants(type), typed, frame, segments, `${type} (resource)`);
+      this.checkInvariants(typeInvariants(type), resource, type, frame, segments, `${type} (resource)`);
     }
     if (type === 'Bundle') {
       this.issues.push(...bundleRules(resource, segments));
@@ -327,23 +340,20 @@ class Walker {
 
   private checkInvariants(
     list: Invariant[],
-    typed: TypedValue,
+    value: unknown,
+    type: string,
     frame: ResourceFrame,
     segments: Segments,
     owner: string,
   ): void {
-    if (list.length === 0) {
-      return;
-    }
     for (const inv of list) {
       if (inv.key === 'ref-1') {
         continue; // resolved natively (needs the right container for Bundle entries)
       }
-      let ok = inv.fast
-        ? evaluateFast(inv.fast, typed.value, typed.type, frame.typed.value, frame.rootTyped.value)
-        : undefined;
+      let ok = inv.fast ? evaluateFast(inv.fast, value, type, frame.typed.value, frame.rootTyped.value) : undefined;
       if (ok === undefined) {
         try {
+          const typed: TypedValue = { type, value };
           const out = evalFhirPathTyped(inv.atom, [typed], this.variables(typed, frame));
           ok = out.length === 1 && out[0].value === true;
         } catch {
@@ -390,60 +400,61 @@ class Walker {
       const extension = key.startsWith('_');
       const name = extension ? key.slice(1) : key;
       const resolved = this.ctx.index.resolveChild(container, name);
-      const here = [...segments, key];
       if (!resolved) {
         this.issues.push({
           severity: 'error',
           code: 'structure',
           category: 'unknown-element',
-          segments: here,
+          segments: [...segments, key],
           text: `Unknown element ${quoteName(key)} at {path}: it is not defined in FHIR R4 (remove it, or carry the data in an extension)`,
           diagnostics: `FHIR R4 StructureDefinition: ${container} has no element '${name}'`,
         });
         continue;
       }
-      if (Array.isArray(value)) {
-        if (value.length === 0) {
-          this.issues.push({
-            severity: 'error',
-            code: 'structure',
-            category: 'empty',
-            segments: here,
-            text: 'Empty array at {path}: an element with no values must be left out',
-            diagnostics: 'FHIR JSON: arrays cannot be empty (https://hl7.org/fhir/R4/json.html)',
-          });
-          continue;
-        }
-        const isExtensionList = !extension && (name === 'extension' || name === 'modifierExtension');
-        value.forEach((item, i) => {
-          if (item === undefined) {
-            this.sawUndefined = true;
-          } else if (item !== null) {
-            if (isExtensionList && isObject(item)) {
-              this.checkExtension(item, host, [...here, i], name === 'modifierExtension');
-              this.ctx.onExtension?.(item, [...here, i], frame.resource);
-            }
-            this.visitValue(
-              item,
-              resolved.element,
-              extension ? 'Element' : resolved.type,
-              [...here, i],
-              frame,
-              resolved.type,
-            );
-          }
+      const type = extension ? 'Element' : resolved.type;
+      if (!Array.isArray(value)) {
+        this.visitValue(value, resolved.element, type, segments, key, undefined, frame, resolved.type);
+        continue;
+      }
+      if (value.length === 0) {
+        this.issues.push({
+          severity: 'error',
+          code: 'structure',
+          category: 'empty',
+          segments: [...segments, key],
+          text: 'Empty array at {path}: an element with no values must be left out',
+          diagnostics: 'FHIR JSON: arrays cannot be empty (https://hl7.org/fhir/R4/json.html)',
         });
-      } else {
-        this.visitValue(value, resolved.element, extension ? 'Element' : resolved.type, here, frame, resolved.type);
+        continue;
+      }
+      const isExtensionList = !extension && (name === 'extension' || name === 'modifierExtension');
+      for (let i = 0; i < value.length; i++) {
+        const item: unknown = value[i];
+        if (item === undefined) {
+          this.sawUndefined = true;
+        } else if (item !== null) {
+          if (isExtensionList && isObject(item)) {
+            const at = [...segments, key, i];
+            this.checkExtension(item, host, at, name === 'modifierExtension');
+            this.ctx.onExtension?.(item, at, frame.resource);
+          }
+          this.visitValue(item, resolved.element, type, segments, key, i, frame, resolved.type);
+        }
       }
     }
   }
 
+  /**
+   * One value: at `parent` + `key` (+ `index` in an array). Its segments are built only when a
+   * complex value is walked or an issue is reported: most values are primitives without issues.
+   */
   private visitValue(
     value: unknown,
     el: ElementInfo,
     type: string | undefined,
-    segments: Segments,
+    parent: Segments,
+    key: string,
+    index: number | undefined,
     frame: ResourceFrame,
     /** The element's own type, when `type` is 'Element' for a primitive's `_x` companion. */
     declaredType?: string,
@@ -453,43 +464,11 @@ class Walker {
     }
     if (PRIMITIVE_TYPES.has(type)) {
       if (typeof value === 'string') {
-        if (type === 'code') {
-          this.checkBinding(el, segments, (exp) => expansionHas(exp, undefined, value), 'code');
-        } else if ((type === 'uri' || type === 'canonical') && value.startsWith('#')) {
-          frame.localRefs.push({ segments, id: value.slice(1), isReference: false });
-        } else if (type === 'base64Binary' && !isBase64(value)) {
-          this.issues.push({
-            severity: 'error',
-            code: 'value',
-            category: 'value',
-            segments,
-            text: 'Invalid base64Binary value at {path}: {format}',
-            diagnostics: 'FHIR R4 base64Binary: (\\s*([0-9a-zA-Z\\+/=]){4}\\s*)+',
-          });
-        } else if (type === 'xhtml') {
-          const checked = checkNarrativeXhtml(value);
-          const problems = [...checked.problems];
-          const broken = checked.internalLinks.filter((id) => !checked.anchors.has(id) && !containedIds(frame).has(id));
-          if (broken.length > 0) {
-            problems.push(
-              `${broken.length === 1 ? 'an internal hyperlink does' : `${broken.length} internal hyperlinks do`} not resolve to an id or name in the narrative or to a contained resource`,
-            );
-          }
-          if (problems.length > 0) {
-            this.issues.push({
-              severity: 'error',
-              code: 'invariant',
-              category: 'value',
-              segments,
-              text: `Narrative at {path} is not acceptable FHIR XHTML: ${problems.join('; ')}`,
-              diagnostics:
-                'FHIR R4 narrative rules (txt-1, txt-2): well-formed XHTML div, basic formatting elements only, XML entities only',
-            });
-          }
-        }
+        this.visitString(value, el, type, parent, key, index, frame);
       }
       return;
     }
+    const segments = segmentsAt(parent, key, index);
     if (!isObject(value)) {
       // The JSON Schema does not say that complex types are objects, and @medplum/core then
       // reports each character of a string as an unknown property: report the shape once.
@@ -521,15 +500,66 @@ class Walker {
       return;
     }
     if (container === type && type !== 'Element' && type !== 'BackboneElement') {
-      const profile = el.types.find((t) => t.code === type)?.profile?.find((p) => QUANTITY_PROFILES[p]);
-      const invariantType = profile ? QUANTITY_PROFILES[profile] : type;
-      this.checkInvariants(typeInvariants(invariantType), { type, value }, frame, segments, invariantType);
+      const invariantType = (type === 'Quantity' && quantityProfileOf(el)) || type;
+      const invariants = typeInvariants(invariantType);
+      if (invariants.length > 0) {
+        this.checkInvariants(invariants, value, type, frame, segments, invariantType);
+      }
     }
     this.visitObject(value, container, segments, frame, {
       elementPath: el.path,
       type: type === 'Element' && declaredType ? declaredType : type,
       isResource: false,
     });
+  }
+
+  /** A string of a primitive type: required codes, local references, base64 and narrative XHTML. */
+  private visitString(
+    value: string,
+    el: ElementInfo,
+    type: string,
+    parent: Segments,
+    key: string,
+    index: number | undefined,
+    frame: ResourceFrame,
+  ): void {
+    if (type === 'code') {
+      const exp = this.requiredExpansion(el);
+      if (exp && !expansionHas(exp, undefined, value)) {
+        this.issues.push(this.bindingIssue(el, exp, segmentsAt(parent, key, index), 'Code'));
+      }
+    } else if ((type === 'uri' || type === 'canonical') && value.startsWith('#')) {
+      frame.localRefs.push({ segments: segmentsAt(parent, key, index), id: value.slice(1), isReference: false });
+    } else if (type === 'base64Binary' && !isBase64(value)) {
+      this.issues.push({
+        severity: 'error',
+        code: 'value',
+        category: 'value',
+        segments: segmentsAt(parent, key, index),
+        text: 'Invalid base64Binary value at {path}: {format}',
+        diagnostics: 'FHIR R4 base64Binary: (\\s*([0-9a-zA-Z\\+/=]){4}\\s*)+',
+      });
+    } else if (type === 'xhtml') {
+      const checked = checkNarrativeXhtml(value);
+      const problems = [...checked.problems];
+      const broken = checked.internalLinks.filter((id) => !checked.anchors.has(id) && !containedIds(frame).has(id));
+      if (broken.length > 0) {
+        problems.push(
+          `${broken.length === 1 ? 'an internal hyperlink does' : `${broken.length} internal hyperlinks do`} not resolve to an id or name in the narrative or to a contained resource`,
+        );
+      }
+      if (problems.length > 0) {
+        this.issues.push({
+          severity: 'error',
+          code: 'invariant',
+          category: 'value',
+          segments: segmentsAt(parent, key, index),
+          text: `Narrative at {path} is not acceptable FHIR XHTML: ${problems.join('; ')}`,
+          diagnostics:
+            'FHIR R4 narrative rules (txt-1, txt-2): well-formed XHTML div, basic formatting elements only, XML entities only',
+        });
+      }
+    }
   }
 
   private extensionIssue(segments: Segments, text: string, diagnostics: string): RawIssue {
@@ -669,13 +699,6 @@ class Walker {
     };
   }
 
-  private checkBinding(el: ElementInfo, segments: Segments, test: (exp: Expansion) => boolean, what: string): void {
-    const exp = this.requiredExpansion(el);
-    if (exp && !test(exp)) {
-      this.issues.push(this.bindingIssue(el, exp, segments, what === 'code' ? 'Code' : what));
-    }
-  }
-
   private codingInValueSet(exp: Expansion, coding: Record<string, unknown>): boolean {
     return (
       typeof coding.code === 'string' &&
@@ -688,17 +711,27 @@ class Walker {
     if (typeof coding.system !== 'string' || typeof coding.code !== 'string') {
       return;
     }
-    this.checkBinding(el, segments, (exp) => this.codingInValueSet(exp, coding), 'Coding');
+    const exp = this.requiredExpansion(el);
+    if (exp && !this.codingInValueSet(exp, coding)) {
+      this.issues.push(this.bindingIssue(el, exp, segments, 'Coding'));
+    }
   }
 
   private checkCodeableConcept(el: ElementInfo, cc: Record<string, unknown>, segments: Segments): void {
-    const codings = Array.isArray(cc.coding) ? cc.coding.filter(isObject) : [];
-    const judged = codings.filter((c) => typeof c.system === 'string' && typeof c.code === 'string');
-    if (judged.length === 0) {
+    const exp = this.requiredExpansion(el); // most CodeableConcepts have none: nothing to collect then
+    if (!exp) {
       return;
     }
-    this.checkBinding(el, segments, (exp) => judged.some((c) => this.codingInValueSet(exp, c)), 'None of the codings');
+    const codings = Array.isArray(cc.coding) ? cc.coding.filter(isObject) : [];
+    const judged = codings.filter((c) => typeof c.system === 'string' && typeof c.code === 'string');
+    if (judged.length > 0 && !judged.some((c) => this.codingInValueSet(exp, c))) {
+      this.issues.push(this.bindingIssue(el, exp, segments, 'None of the codings'));
+    }
   }
+}
+
+function segmentsAt(parent: Segments, key: string, index: number | undefined): Segments {
+  return index === undefined ? [...parent, key] : [...parent, key, index];
 }
 
 export function withArticle(word: string): string {
