@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import type { JWK, JWTVerifyGetKey, KeyLike } from 'jose';
+import type { JWK, JWTPayload, JWTVerifyGetKey, KeyLike } from 'jose';
 import {
   createLocalJWKSet,
   decodeJwt,
@@ -68,6 +68,10 @@ export class TokenError extends Error {
 
 export const ASSERTION_TYPE = 'urn:ietf:params:oauth:client-assertion-type:jwt-bearer';
 export const ASSERTION_ALGORITHMS = ['RS384', 'ES384'];
+
+/** Access tokens remembered as verified (a few per client and token lifetime). */
+const MAX_VERIFIED_TOKENS = 1000;
+
 /** Longest assertion lifetime accepted (SMART: exp no more than 5 minutes in the future), plus clock skew. */
 const MAX_ASSERTION_SECONDS = 300;
 const CLOCK_SKEW_SECONDS = 5;
@@ -129,6 +133,10 @@ export class SmartAuth {
   private readonly clients = new Map<string, ClientState>();
   private readonly opts: SmartAuthOptions;
   private keyPair?: { privateKey: KeyLike; publicKey: KeyLike; kid: string };
+  private readonly verifiedTokens = new Map<
+    string,
+    { payload: JWTPayload; publicKey: KeyLike; issuer: string; audience: string }
+  >();
   private tokenTtlSeconds: number;
 
   constructor(opts: SmartAuthOptions) {
@@ -306,21 +314,7 @@ export class SmartAuth {
     if (!m) {
       throw new TokenError('invalid_token', 'Authorization must be "Bearer <access token>"');
     }
-    const kp = this.requireKeys();
-    let payload;
-    try {
-      ({ payload } = await jwtVerify(m[1], kp.publicKey, {
-        algorithms: ['ES256'],
-        issuer: this.opts.issuer(),
-        audience: this.opts.audience(),
-        clockTolerance: 0,
-      }));
-    } catch (err) {
-      if (err instanceof errors.JWTExpired) {
-        throw new TokenError('invalid_token', 'The access token has expired');
-      }
-      throw new TokenError('invalid_token', 'The access token is invalid');
-    }
+    const payload = await this.verifyToken(m[1]);
     const clientId = String(payload.client_id ?? payload.sub);
     const client = this.clients.get(clientId);
     if (!client || client.revoked || payload.epoch !== client.epoch) {
@@ -333,6 +327,57 @@ export class SmartAuth {
       throw new TokenError('invalid_token', 'The access token has an unusable scope');
     }
     return { clientId, scopes };
+  }
+
+  /**
+   * Signature, issuer, audience and times of an access token. The signature check (ECDSA) costs more
+   * than the rest of a small FHIR request, and a client sends the same token for minutes: a token
+   * verified once is only checked for its times again.
+   */
+  private async verifyToken(token: string): Promise<JWTPayload> {
+    const kp = this.requireKeys();
+    const issuer = this.opts.issuer();
+    const audience = this.opts.audience();
+    const known = this.verifiedTokens.get(token);
+    if (known && known.publicKey === kp.publicKey && known.issuer === issuer && known.audience === audience) {
+      // The checks jose makes with the clock (clockTolerance 0); the claims' types were checked then.
+      const now = Math.floor(Date.now() / 1000);
+      const { nbf, exp } = known.payload;
+      if (nbf !== undefined && nbf > now) {
+        throw new TokenError('invalid_token', 'The access token is invalid');
+      }
+      if (exp !== undefined && exp <= now) {
+        throw new TokenError('invalid_token', 'The access token has expired');
+      }
+      return known.payload;
+    }
+    let payload: JWTPayload;
+    try {
+      ({ payload } = await jwtVerify(token, kp.publicKey, {
+        algorithms: ['ES256'],
+        issuer,
+        audience,
+        clockTolerance: 0,
+      }));
+    } catch (err) {
+      if (err instanceof errors.JWTExpired) {
+        throw new TokenError('invalid_token', 'The access token has expired');
+      }
+      throw new TokenError('invalid_token', 'The access token is invalid');
+    }
+    if (this.verifiedTokens.size >= MAX_VERIFIED_TOKENS) {
+      const now = Math.floor(Date.now() / 1000);
+      for (const [t, v] of this.verifiedTokens) {
+        if (v.payload.exp === undefined || v.payload.exp <= now) {
+          this.verifiedTokens.delete(t);
+        }
+      }
+      if (this.verifiedTokens.size >= MAX_VERIFIED_TOKENS) {
+        this.verifiedTokens.clear();
+      }
+    }
+    this.verifiedTokens.set(token, { payload, publicKey: kp.publicKey, issuer, audience });
+    return payload;
   }
 
   private requireKeys(): { privateKey: KeyLike; publicKey: KeyLike; kid: string } {
