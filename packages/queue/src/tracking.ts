@@ -24,6 +24,16 @@ export interface OrderTracking {
   events: TrackingEvent[];
 }
 
+/** What a tracking step also writes (see TrackingStore.record). */
+export interface TrackingExtras {
+  /** Link the event's tracking id and the order's placer number to the order (the update was queued). */
+  link?: boolean;
+  /** The order's resources in the EHR after a delivery. */
+  resources?: { resourceType: string; reference: string }[];
+  /** The report's status as delivered. */
+  report?: { code: string; status: string };
+}
+
 const RETENTION_SECONDS = 90 * 24 * 3600;
 const MAX_EVENTS = 500;
 
@@ -38,41 +48,35 @@ export class TrackingStore {
     this.p = `${prefix}:tracking`;
   }
 
-  /** Remembers which order a tracking id and a placer number belong to. */
-  async link(trackingId: string, orderKey: string): Promise<void> {
-    const placerValue = orderKey.slice(orderKey.lastIndexOf('|') + 1);
-    await this.redis
-      .multi()
-      .set(`${this.p}:id:${trackingId}`, orderKey, 'EX', RETENTION_SECONDS)
-      .sadd(`${this.p}:placer:${placerValue}`, orderKey)
-      .expire(`${this.p}:placer:${placerValue}`, RETENTION_SECONDS)
-      .exec();
-  }
-
-  async record(orderKey: string, event: TrackingEvent): Promise<void> {
-    const key = `${this.p}:order:${orderKey}:events`;
-    await this.redis
-      .multi()
-      .rpush(key, JSON.stringify(event))
-      .ltrim(key, -MAX_EVENTS, -1)
-      .expire(key, RETENTION_SECONDS)
-      .exec();
-  }
-
-  async setResources(orderKey: string, resources: { resourceType: string; reference: string }[]): Promise<void> {
-    if (resources.length === 0) return;
-    const key = `${this.p}:order:${orderKey}:resources`;
+  /**
+   * Records one step of an update, in one Redis transaction with what goes with it: the tracking-id and placer
+   * links (when it is queued), the order's EHR resources and its report's status (when it is delivered). One
+   * round trip per step: intake and the workers do this for every update.
+   */
+  async record(orderKey: string, event: TrackingEvent, also: TrackingExtras = {}): Promise<void> {
     const multi = this.redis.multi();
-    for (const r of resources) multi.sadd(`${key}:${r.resourceType}`, r.reference);
-    multi.sadd(key, ...new Set(resources.map((r) => r.resourceType)));
-    multi.expire(key, RETENTION_SECONDS);
-    for (const t of new Set(resources.map((r) => r.resourceType))) multi.expire(`${key}:${t}`, RETENTION_SECONDS);
+    if (also.link) {
+      const placerValue = orderKey.slice(orderKey.lastIndexOf('|') + 1);
+      multi
+        .set(`${this.p}:id:${event.trackingId}`, orderKey, 'EX', RETENTION_SECONDS)
+        .sadd(`${this.p}:placer:${placerValue}`, orderKey)
+        .expire(`${this.p}:placer:${placerValue}`, RETENTION_SECONDS);
+    }
+    const resources = also.resources ?? [];
+    if (resources.length > 0) {
+      const key = `${this.p}:order:${orderKey}:resources`;
+      const types = new Set(resources.map((r) => r.resourceType));
+      for (const r of resources) multi.sadd(`${key}:${r.resourceType}`, r.reference);
+      multi.sadd(key, ...types).expire(key, RETENTION_SECONDS);
+      for (const t of types) multi.expire(`${key}:${t}`, RETENTION_SECONDS);
+    }
+    if (also.report) {
+      const key = `${this.p}:order:${orderKey}:reports`;
+      multi.hset(key, also.report.code, also.report.status).expire(key, RETENTION_SECONDS);
+    }
+    const events = `${this.p}:order:${orderKey}:events`;
+    multi.rpush(events, JSON.stringify(event)).ltrim(events, -MAX_EVENTS, -1).expire(events, RETENTION_SECONDS);
     await multi.exec();
-  }
-
-  async setReportStatus(orderKey: string, reportCode: string, status: string): Promise<void> {
-    const key = `${this.p}:order:${orderKey}:reports`;
-    await this.redis.multi().hset(key, reportCode, status).expire(key, RETENTION_SECONDS).exec();
   }
 
   /** Finds an order by tracking id, by `system|value` placer key, or by the placer value alone. */

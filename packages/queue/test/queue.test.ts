@@ -112,6 +112,33 @@ describe('DeliveryQueues', () => {
     expect(JSON.stringify(t)).not.toContain('MRN-Q-1');
   });
 
+  it('a delivered step records the event, the EHR resources and the report status together', async () => {
+    const orderKey = 'urn:oid:2.16.840.1.113883.3.9999.2|PLC-T-9';
+    const event = { at: '2026-03-02T10:00:00Z', trackingId: 'trk-t9', jobId: 'j-9', kind: 'result' as const };
+    await queues.tracking.record(orderKey, { ...event, event: 'queued' }, { link: true });
+    await queues.tracking.record(
+      orderKey,
+      { ...event, event: 'delivered' },
+      {
+        resources: [
+          { resourceType: 'Observation', reference: 'Observation/2' },
+          { resourceType: 'Observation', reference: 'Observation/1' },
+          { resourceType: 'DiagnosticReport', reference: 'DiagnosticReport/7' },
+        ],
+        report: { code: '48807-2', status: 'final' },
+      },
+    );
+    expect(await queues.tracking.resolve('trk-t9')).toEqual([orderKey]);
+    expect(await queues.tracking.resolve('PLC-T-9')).toEqual([orderKey]);
+    const t = await queues.tracking.get(orderKey);
+    expect(t?.events.map((e) => e.event)).toEqual(['queued', 'delivered']);
+    expect(t?.resources).toEqual({
+      DiagnosticReport: ['DiagnosticReport/7'],
+      Observation: ['Observation/1', 'Observation/2'],
+    });
+    expect(t?.reports).toEqual({ '48807-2': 'final' });
+  });
+
   it('dead-letters a job with its payload, reason and attempts, lists it, and replays it as a new job', async () => {
     const raw = JSON.stringify(order);
     const r = await queues.enqueueMessage(translated(order), raw, { channel: 'http', system: 'lab-a' });

@@ -13,6 +13,7 @@ import type {
   DeliveryResult,
   OrderLock,
   TrackingEvent,
+  TrackingExtras,
 } from '@marrowbridge/queue';
 import { hasErrors, type Validator } from '@marrowbridge/validation';
 import type { Bundle, OperationOutcome } from '@medplum/fhirtypes';
@@ -108,11 +109,9 @@ async function deliver(job: DeliveryJob, bundle: Bundle, deps: ProcessorDeps, lo
   const note = pushed.entries.flatMap((e) => (e.kept ? [e.kept] : [])).join('; ') || undefined;
   const changed = pushed.entries.some((e) => e.action !== 'unchanged');
   log.info({ mode: pushed.mode, created: count(pushed, 'created'), updated: count(pushed, 'updated') }, 'delivered');
-  await deps.queues.tracking.setResources(data.orderKey, resources);
-  if (message.kind === 'result')
-    await deps.queues.tracking.setReportStatus(data.orderKey, message.reportCode.code, message.status);
   const outcome = changed ? 'delivered' : 'unchanged';
-  return finish(job, deps, { outcome, reason: note, resources }, outcome);
+  const report = message.kind === 'result' ? { code: message.reportCode.code, status: message.status } : undefined;
+  return finish(job, deps, { outcome, reason: note, resources }, outcome, { resources, report });
 }
 
 function count(pushed: { entries: { action: string }[] }, action: string): number {
@@ -124,13 +123,14 @@ async function finish(
   deps: ProcessorDeps,
   partial: Omit<DeliveryResult, 'deliveredAt' | 'latencyMs'>,
   event: TrackingEvent['event'],
+  also?: TrackingExtras,
 ): Promise<DeliveryResult> {
   const result: DeliveryResult = {
     ...partial,
     deliveredAt: new Date().toISOString(),
     latencyMs: Date.now() - job.data.receivedAt,
   };
-  await track(job, deps, event, partial.reason);
+  await track(job, deps, event, partial.reason, also);
   deps.onFinished?.(job.data, result);
   return result;
 }
@@ -204,18 +204,23 @@ async function track(
   deps: ProcessorDeps,
   event: TrackingEvent['event'],
   detail?: string,
+  also?: TrackingExtras,
 ): Promise<void> {
   const m = job.data.message;
-  await deps.queues.tracking.record(job.data.orderKey, {
-    at: new Date().toISOString(),
-    trackingId: job.data.trackingId,
-    jobId: job.id!,
-    kind: m.kind,
-    reportCode: m.kind === 'result' ? m.reportCode.code : undefined,
-    status: m.kind === 'result' ? m.status : (m.status ?? 'active'),
-    event,
-    detail,
-  });
+  await deps.queues.tracking.record(
+    job.data.orderKey,
+    {
+      at: new Date().toISOString(),
+      trackingId: job.data.trackingId,
+      jobId: job.id!,
+      kind: m.kind,
+      reportCode: m.kind === 'result' ? m.reportCode.code : undefined,
+      status: m.kind === 'result' ? m.status : (m.status ?? 'active'),
+      event,
+      detail,
+    },
+    also,
+  );
 }
 
 function errorText(err: unknown): string {
