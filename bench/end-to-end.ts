@@ -8,9 +8,10 @@
  *   pushBundle at the same concurrency (workers x WORKER_CONCURRENCY). The ratio to it is marrowbridge's own
  *   overhead: intake, queueing, validation, per-order locking, precedence reads and tracking.
  *
- *   pnpm exec tsx bench/end-to-end.ts [--orders 60] [--versions 2] [--workers 1,2,4] [--channels http,mllp]
+ *   pnpm exec tsx bench/end-to-end.ts [--orders 300] [--versions 1] [--warmup-versions 1] [--workers 1,2,4]
+ *     [--channels http,mllp]
  *     [--modes max,paced] [--rate 300] [--paced-seconds 8] [--concurrency 16] [--http-clients 32]
- *     [--mllp-connections 16] [--timeout ms] [--profile] [--json file]
+ *     [--mllp-connections 16] [--timeout ms] [--profile] [--profile-dir dir] [--json file]
  *
  * Processes (all on this machine): one redis-server spawned on a free port (test/harness/redis.ts), the
  * ehr-sandbox (auth off, silent) and the gateway (HTTP + MLLP, auth off) each in its own process, the workers
@@ -23,14 +24,18 @@
  * update's job has finished. Modes: `max` sends as fast as the clients can (throughput = updates / (last finish -
  * first send); latency is then mostly time spent waiting in the queue); `paced` sends at `--rate` per second, or
  * at 70 % of the max run's throughput when that is lower (latency at a load the setup can carry), for at most
- * `--paced-seconds`.
+ * `--paced-seconds`. With the default of one version per run, no two updates of one order are in flight in a run
+ * (as in practice, where a report's versions are hours apart); `--versions 2` and more measure contention on the
+ * order lock. Fresh worker processes get an untimed warm-up run first (`--warmup-versions`).
  * Latency is DeliveryResult.latencyMs: intake (job queued) to the EHR's 2xx (or to the decision not to push).
  * Lost = accepted by intake but not finished as completed; duplicated = more than one EHR resource with one
  * conditional key.
  */
 import { randomBytes } from 'node:crypto';
+import { mkdir, writeFile } from 'node:fs/promises';
 import http from 'node:http';
 import os from 'node:os';
+import path from 'node:path';
 import { EhrClient, pushBundle } from '@marrowbridge/ehr-client';
 import { translateInput } from '@marrowbridge/intake';
 import { MllpClient, readAck } from '@marrowbridge/mllp';
@@ -56,6 +61,8 @@ type Mode = 'max' | 'paced';
 interface Options {
   orders: number;
   versions: number;
+  /** Untimed updates per order sent through fresh worker processes before their timed runs (JIT, lazy setup). */
+  warmupVersions: number;
   workers: number[];
   channels: Channel[];
   modes: Mode[];
@@ -66,6 +73,8 @@ interface Options {
   timeoutMs: number;
   pacedSeconds: number;
   profile: boolean;
+  /** Where to write each service's raw .cpuprofile (open in Chrome DevTools) when profiling. */
+  profileDir?: string;
 }
 
 function listOption<T extends string>(name: string, fallback: T[], allowed?: readonly T[]): T[] {
@@ -78,8 +87,9 @@ function listOption<T extends string>(name: string, fallback: T[], allowed?: rea
 
 function options(): Options {
   return {
-    orders: numberOption('--orders', 60),
-    versions: numberOption('--versions', 2),
+    orders: numberOption('--orders', 300),
+    versions: numberOption('--versions', 1),
+    warmupVersions: numberOption('--warmup-versions', 1),
     workers: listOption('--workers', ['1', '2', '4']).map(Number),
     channels: listOption<Channel>('--channels', ['http', 'mllp'], ['http', 'mllp']),
     modes: listOption<Mode>('--modes', ['max', 'paced'], ['max', 'paced']),
@@ -90,6 +100,7 @@ function options(): Options {
     timeoutMs: numberOption('--timeout', 180_000),
     pacedSeconds: numberOption('--paced-seconds', 8),
     profile: flag('--profile'),
+    profileDir: stringOption('--profile-dir'),
   };
 }
 
@@ -556,6 +567,16 @@ function latencyOf(values: number[]) {
   };
 }
 
+/**
+ * Fresh worker processes first compile the profiles they use and warm up the JIT: an untimed run (the next
+ * `--warmup-versions` report versions of every order) before the timed ones, so that they measure the steady state.
+ */
+async function warmUp(stack: Stack, opts: Options, workers: WorkerProcess[], channel: Channel): Promise<void> {
+  if (opts.warmupVersions < 1) return;
+  const r = await runOnce(stack, { ...opts, versions: opts.warmupVersions }, workers, channel, 'max');
+  console.log(`  warm-up (${channel.toUpperCase()}, not counted): ${r.updates} updates at ${fmt(r.throughput, 1)}/s`);
+}
+
 async function runOnce(
   stack: Stack,
   opts: Options,
@@ -796,12 +817,20 @@ async function profileServices(
         if (!url) throw new Error(`${name} printed no inspector URL`);
         profilers.push([name, await RemoteProfiler.connect(url)]);
       }
-      await ensureOrders(stack, opts, 'http');
+      await warmUp(stack, opts, workers, 'http');
       const run = await runOnce(stack, opts, workers, 'http', 'max', undefined, {
         beforeUpdates: async () => void (await Promise.all(profilers.map(([, p]) => p.start()))),
         afterUpdates: async () => {
           for (const [name, p] of profilers) {
-            profiles[name] = summarizeProfile(await p.stop(), 20);
+            const profile = await p.stop();
+            profiles[name] = summarizeProfile(profile, 20);
+            if (opts.profileDir) {
+              await mkdir(opts.profileDir, { recursive: true });
+              await writeFile(
+                path.join(opts.profileDir, `${name.replace(/\W+/g, '-')}.cpuprofile`),
+                JSON.stringify(profile),
+              );
+            }
             p.close();
           }
         },
@@ -853,6 +882,7 @@ async function main(): Promise<void> {
       const workers = await startWorkers(w, stack.workerEnv);
       try {
         console.log(`${w} worker process${w > 1 ? 'es' : ''}:`);
+        for (const channel of opts.channels) await warmUp(stack, opts, workers, channel);
         for (const channel of opts.channels) {
           for (const mode of opts.modes) {
             // Paced: the offered rate, or 70 % of what the max run of this setup reached when that is lower
