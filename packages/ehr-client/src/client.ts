@@ -371,13 +371,16 @@ export class EhrClient {
   /**
    * POST a transaction (or batch) Bundle to the base URL; returns the response Bundle. Retried after a transient
    * failure (see `requestRetries`) only when every entry is idempotent on its own (see isIdempotentBundle).
+   * `minimal` asks for the answer without the resources (`Prefer: return=minimal`): ids and versions are in each
+   * entry's location and etag.
    */
-  async transaction(bundle: Bundle): Promise<Bundle> {
-    return this.postBundle(bundle);
+  async transaction(bundle: Bundle, options: { minimal?: boolean } = {}): Promise<Bundle> {
+    return this.postBundle(bundle, options.minimal ? { prefer: 'return=minimal' } : {});
   }
 
-  private async postBundle(bundle: Bundle): Promise<Bundle> {
-    const res = await this.request<Bundle>('POST', '', { body: bundle, idempotent: isIdempotentBundle(bundle) });
+  private async postBundle(bundle: Bundle, headers: Record<string, string> = {}): Promise<Bundle> {
+    const idempotent = isIdempotentBundle(bundle);
+    const res = await this.request<Bundle>('POST', '', { body: bundle, headers, idempotent });
     if (res.body?.resourceType !== 'Bundle') {
       throw new EhrError({
         kind: 'transient',

@@ -151,7 +151,7 @@ export async function planPush(
   const { entries, lookup } = await prepare(client, bundle);
   const verdict = options.guard?.(currentCopies(entries, lookup)) ?? {};
   return {
-    entries: planEntries(entries, lookup.existing, verdict),
+    entries: planEntries(entries, lookup.existing, verdict, true),
     ...(verdict.stop ? { stopped: verdict.stop } : {}),
   };
 }
@@ -390,7 +390,13 @@ function forWrite(resource: Resource, id?: string): Resource {
 // ---------------------------------------------------------------------------------------------------------
 // Plan (and transaction mode)
 
-function planEntries(entries: WorkEntry[], existing: (Existing | undefined)[], verdict: PushGuardVerdict): PlanEntry[] {
+/** What to do with each entry; `withPatch` adds the JSON Patch of updates (for people; a push does not need it). */
+function planEntries(
+  entries: WorkEntry[],
+  existing: (Existing | undefined)[],
+  verdict: PushGuardVerdict,
+  withPatch = false,
+): PlanEntry[] {
   const known = new Map<string, string>();
   entries.forEach((e, i) => {
     const ex = existing[i];
@@ -419,7 +425,7 @@ function planEntries(entries: WorkEntry[], existing: (Existing | undefined)[], v
     if (sameContent(ex.resource, resource)) {
       return { ...base, action: 'unchanged' };
     }
-    return { ...base, action: 'update', patch: contentPatch(ex.resource, resource) };
+    return { ...base, action: 'update', ...(withPatch ? { patch: contentPatch(ex.resource, resource) } : {}) };
   });
 }
 
@@ -483,11 +489,11 @@ async function pushTransaction(
 
     let response: Bundle;
     try {
-      response = await client.transaction({
-        resourceType: 'Bundle',
-        type: 'transaction',
-        entry: writes.map((w) => w.bundleEntry),
-      });
+      // Only the ids and versions are read back (location, etag), not the resources.
+      response = await client.transaction(
+        { resourceType: 'Bundle', type: 'transaction', entry: writes.map((w) => w.bundleEntry) },
+        { minimal: true },
+      );
     } catch (err) {
       if (isConflict(err)) {
         continue;
