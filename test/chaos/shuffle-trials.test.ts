@@ -10,11 +10,10 @@
  *   this is what the lock guarantees each order, at a fraction of the cost.
  * Every trial's report must end in its newest version (status, issued time, result value), once.
  */
-import { EhrClient, pushBundle } from '@marrowbridge/ehr-client';
+import { EhrClient, pushBundle, resultGuard } from '@marrowbridge/ehr-client';
 import { mapResultUpdate } from '@marrowbridge/fhir-mapping';
 import { translateInput } from '@marrowbridge/intake';
 import type { ResultUpdate } from '@marrowbridge/model';
-import { resultGuard } from '@marrowbridge/sync-worker';
 import { withTestRedis } from '../harness/redis';
 import {
   checkNewestState,

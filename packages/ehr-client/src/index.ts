@@ -5,4 +5,5 @@ export * from './diff';
 export * from './references';
 export * from './push';
 export * from './precedence';
+export * from './guards';
 export * from './settings';

@@ -473,10 +473,11 @@ export function buildOpenApi(publicUrl: string): Json {
                                 properties: {
                                   fullUrl: { type: 'string' },
                                   resourceType: { type: 'string' },
-                                  action: { enum: ['create', 'update', 'unchanged'] },
+                                  action: { enum: ['create', 'update', 'unchanged', 'kept'] },
                                   reference: { type: 'string' },
                                   versionId: { type: 'string' },
                                   patch: { type: 'array', items: { type: 'object' } },
+                                  note: { type: 'string', description: "kept: why the EHR's copy stays" },
                                 },
                               },
                             },

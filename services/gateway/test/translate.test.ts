@@ -12,8 +12,9 @@ const redis = withTestRedis();
 
 interface DiffEntry {
   resourceType: string;
-  action: 'create' | 'update' | 'unchanged';
+  action: 'create' | 'update' | 'unchanged' | 'kept';
   reference?: string;
+  note?: string;
   patch?: { op: string; path: string; value?: unknown }[];
 }
 interface Translated {
@@ -97,7 +98,12 @@ describe('POST /$translate', () => {
     await g.stack.waitIdle();
     await worker.close();
     const after = await translate(orderText, '?diff=true');
-    expect(after.messages[0].items[0].diff!.entries!.map((e) => e.action)).toEqual(entries.map(() => 'unchanged'));
+    // The report is the worker's to keep (an order never resets it); everything else is as sent.
+    const afterEntries = after.messages[0].items[0].diff!.entries!;
+    expect(afterEntries.map((e) => e.action)).toEqual(
+      entries.map((e) => (e.resourceType === 'DiagnosticReport' ? 'kept' : 'unchanged')),
+    );
+    expect(afterEntries.find((e) => e.action === 'kept')?.note).toMatch(/an order never resets it/);
     expect(after.messages[0].items[0].diff!.entries!.every((e) => /^[A-Za-z]+\/[^/]+$/.test(e.reference ?? ''))).toBe(
       true,
     );

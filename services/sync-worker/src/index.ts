@@ -1,4 +1,3 @@
 export * from './config';
 export * from './processor';
 export * from './worker';
-export * from './guards';

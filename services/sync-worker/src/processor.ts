@@ -4,7 +4,14 @@
  * are thrown for BullMQ to retry with backoff; permanent ones (and the last transient one) go to the
  * dead-letter queue.
  */
-import { isEhrError, pushBundle, type EhrClient, type EhrError } from '@marrowbridge/ehr-client';
+import {
+  isEhrError,
+  orderGuard,
+  pushBundle,
+  resultGuard,
+  type EhrClient,
+  type EhrError,
+} from '@marrowbridge/ehr-client';
 import { mapOrder, mapResultUpdate, type MappingOptions } from '@marrowbridge/fhir-mapping';
 import type {
   AttemptRecord,
@@ -19,7 +26,6 @@ import { hasErrors, type Validator } from '@marrowbridge/validation';
 import type { Bundle, OperationOutcome } from '@medplum/fhirtypes';
 import { DelayedError, UnrecoverableError, type Job } from 'bullmq';
 import type { Logger } from 'pino';
-import { orderGuard, resultGuard } from './guards';
 
 export interface ProcessorDeps {
   queues: DeliveryQueues;

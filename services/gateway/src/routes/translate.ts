@@ -1,12 +1,15 @@
 /**
  * POST /$translate: a dry run of the intake. Canonical JSON or HL7 v2 in; per message its transaction Bundles
  * and their validation outcome out; nothing is queued. With ?diff=true the EHR is read (never written) and each
- * Bundle entry says whether a push would create it, update it (with the JSON Patch) or leave it unchanged.
+ * Bundle entry says whether a push would create it, update it (with the JSON Patch), leave it unchanged, or keep
+ * the EHR's copy by the worker's precedence rules.
  */
 import {
   checkReportPrecedence,
   isEhrError,
+  orderGuard,
   planPush,
+  resultGuard,
   REPORT_KEY_SYSTEM,
   type EhrClient,
   type JsonPatchOperation,
@@ -27,11 +30,13 @@ export interface DiffEntry {
   fullUrl: string;
   resourceType: string;
   action: PlanAction;
-  /** Type/id of the EHR's current resource (update, unchanged). */
+  /** Type/id of the EHR's current resource (update, unchanged, kept). */
   reference?: string;
   versionId?: string;
   /** update: RFC 6902 JSON Patch from the EHR's content to the new one (id, meta, text ignored). */
   patch?: JsonPatchOperation[];
+  /** kept: why the EHR's copy stays as it is (the worker's precedence guard). */
+  note?: string;
 }
 
 export interface TranslatedItemView {
@@ -133,11 +138,15 @@ async function diffOf(ehr: EhrClient, item: TranslatedItem): Promise<TranslatedI
         out.precedence = { action: decision.action, reason: decision.reason };
       }
     }
-    const plan = await planPush(ehr, item.bundle);
+    // The worker's own guards: an order never resets the EHR's report or moves its procedure back.
+    const message = item.message;
+    const guard = message.kind === 'result' ? resultGuard(message, item.bundle) : orderGuard(message, item.bundle);
+    const plan = await planPush(ehr, item.bundle, { guard });
     out.entries = plan.entries.map((e) => ({
       fullUrl: e.fullUrl,
       resourceType: e.resourceType,
       action: e.action,
+      ...(e.note ? { note: e.note } : {}),
       ...(e.reference ? { reference: e.reference } : {}),
       ...(e.versionId ? { versionId: e.versionId } : {}),
       ...(e.patch ? { patch: e.patch } : {}),

@@ -1,13 +1,15 @@
 /**
- * Precedence guards: what an incoming update may overwrite in the EHR, decided by pushBundle on the EHR's copies
- * it has just read (so the rule sees the same state the write is based on, and is asked again after a conflict).
- * Results follow the report status precedence of the ehr-client (design.md); an order (re-sent or updated) must
- * never move what later messages advanced back to an earlier state: the order's `registered` report placeholder
- * never overwrites a report that exists, and a Procedure never moves back (preparation < in-progress < completed).
+ * Precedence guards of the mapping contract (the worker's push and the gateway's dry-run diff): what an incoming
+ * update may overwrite in the EHR, decided by pushBundle on the EHR's copies it has just read (so the rule sees
+ * the state the write is based on, and is asked again after a conflict). Results follow the report status
+ * precedence (precedence.ts, design.md); an order (re-sent or updated) must never move what later messages
+ * advanced back to an earlier state: the order's `registered` report placeholder never overwrites a report that
+ * exists, and a Procedure never moves back (preparation < in-progress < completed).
  */
 import { fullUrl, orderReportCode, procedureKey, reportKey } from '@marrowbridge/fhir-mapping';
 import type { BmaOrder, ResultUpdate } from '@marrowbridge/model';
-import { decideReportUpdate, type PushGuard } from '@marrowbridge/ehr-client';
+import { decideReportUpdate } from './precedence';
+import type { PushGuard } from './push';
 import type { Bundle, DiagnosticReport, Procedure } from '@medplum/fhirtypes';
 
 const PROCEDURE_RANK: Record<string, number> = { preparation: 0, 'in-progress': 1, completed: 2 };
