@@ -30,9 +30,56 @@ export function contentOf(resource: Resource): Record<string, unknown> {
   return out;
 }
 
-/** Same content (ignoring id, meta and text); member order does not matter, array order does. */
+/**
+ * Same content (ignoring id, meta and text); member order does not matter, array order does. Equal exactly when
+ * the canonical JSON of both `contentOf`s is, compared in place (a push compares every entry with the EHR's copy).
+ */
 export function sameContent(a: Resource, b: Resource): boolean {
-  return canonicalJson(contentOf(a)) === canonicalJson(contentOf(b));
+  const x = a as unknown as Record<string, unknown>;
+  const y = b as unknown as Record<string, unknown>;
+  for (const key of Object.keys(x)) {
+    if (!IGNORED_TOP_LEVEL.has(key) && !sameValue(x[key], y[key])) {
+      return false;
+    }
+  }
+  for (const key of Object.keys(y)) {
+    if (!IGNORED_TOP_LEVEL.has(key) && !(key in x) && !isAbsent(y[key])) {
+      return false;
+    }
+  }
+  return true;
+}
+
+/** What `clean` drops: undefined, null, and arrays or objects holding nothing else. */
+function isAbsent(value: unknown): boolean {
+  if (value === undefined || value === null) {
+    return true;
+  }
+  if (Array.isArray(value)) {
+    return value.every(isAbsent);
+  }
+  return typeof value === 'object' && Object.values(value).every(isAbsent);
+}
+
+function sameValue(a: unknown, b: unknown): boolean {
+  const aAbsent = isAbsent(a);
+  if (aAbsent || isAbsent(b)) {
+    return aAbsent && isAbsent(b);
+  }
+  if (Array.isArray(a) || Array.isArray(b)) {
+    return Array.isArray(a) && Array.isArray(b) && a.length === b.length && a.every((v, i) => sameValue(v, b[i]));
+  }
+  if (typeof a === 'object' && typeof b === 'object') {
+    const x = a as Record<string, unknown>;
+    const y = b as Record<string, unknown>;
+    for (const key of Object.keys(x)) {
+      if (!sameValue(x[key], y[key])) {
+        return false;
+      }
+    }
+    return Object.keys(y).every((key) => key in x || isAbsent(y[key]));
+  }
+  return a === b;
 }
 
 /** RFC 6902 JSON Patch turning the content of `current` into the content of `next` (id/meta/text ignored). */

@@ -1,5 +1,5 @@
 import type { DiagnosticReport, Patient } from '@medplum/fhirtypes';
-import { applyJsonPatch, contentOf, contentPatch, sameContent } from '../src/diff';
+import { applyJsonPatch, canonicalJson, contentOf, contentPatch, sameContent } from '../src/diff';
 import { rewriteReferences } from '../src/references';
 
 const base: DiagnosticReport = {
@@ -30,6 +30,53 @@ describe('content comparison', () => {
   it('array order matters; empty arrays and undefined members do not', () => {
     expect(sameContent(base, { ...base, result: [...(base.result ?? [])].reverse() })).toBe(false);
     expect(sameContent(base, { ...base, performer: [], presentedForm: undefined })).toBe(true);
+  });
+
+  it('agrees with comparing the canonical JSON of contentOf on 5,000 random pairs', () => {
+    let seed = 7;
+    const rand = (n: number): number => {
+      seed = (seed * 1103515245 + 12345) % 2 ** 31;
+      return Math.floor(seed / 2 ** 16) % n; // the high bits: the low ones of this generator cycle quickly
+    };
+    const leaves: unknown[] = [undefined, null, 0, 1, 'a', 'b', true, [], {}, [null], { x: undefined }];
+    const value = (depth: number): unknown => {
+      const pick = rand(depth > 2 ? 2 : 4);
+      if (pick === 0 || pick === 1) return leaves[rand(leaves.length)];
+      const n = rand(3);
+      if (pick === 2) return Array.from({ length: n }, () => value(depth + 1));
+      return Object.fromEntries(Array.from({ length: n }, () => [['a', 'b', 'c'][rand(3)], value(depth + 1)]));
+    };
+    const resource = (): DiagnosticReport =>
+      ({ resourceType: 'DiagnosticReport', id: String(rand(2)), x: value(0), y: value(0) }) as never;
+    /** A copy with one small change somewhere (or none): a leaf replaced, an item appended, keys reordered. */
+    const mutate = (v: unknown): unknown => {
+      if (Array.isArray(v)) {
+        const copy = v.map((x) => (rand(3) === 0 ? mutate(x) : x));
+        if (rand(4) === 0) copy.push(leaves[rand(leaves.length)]);
+        return copy;
+      }
+      if (v && typeof v === 'object') {
+        const entries = Object.entries(v).map(([k, x]): [string, unknown] => [k, rand(3) === 0 ? mutate(x) : x]);
+        if (rand(4) === 0) entries.push([['a', 'b', 'c', 'd'][rand(4)], leaves[rand(leaves.length)]]);
+        return Object.fromEntries(rand(2) === 0 ? entries.reverse() : entries);
+      }
+      return rand(4) === 0 ? leaves[rand(leaves.length)] : v;
+    };
+    const canonical = (r: DiagnosticReport) => canonicalJson(contentOf(r));
+    let equalPairs = 0;
+    for (let i = 0; i < 5000; i++) {
+      const a = resource();
+      const b = rand(4) === 0 ? resource() : (mutate(a) as DiagnosticReport);
+      const expected = canonical(a) === canonical(b);
+      if (expected) equalPairs++;
+      expect([JSON.stringify(a), JSON.stringify(b), sameContent(a, b)]).toEqual([
+        JSON.stringify(a),
+        JSON.stringify(b),
+        expected,
+      ]);
+    }
+    expect(equalPairs).toBeGreaterThan(250); // both outcomes are well represented
+    expect(equalPairs).toBeLessThan(4500);
   });
 
   it('keeps nulls that align primitive extensions', () => {
