@@ -2,10 +2,17 @@ import type { Bundle, BundleEntry, Resource } from '@medplum/fhirtypes';
 import { conditionalUrl, fullUrl, type ResourceKey } from './identity';
 import { MappingError } from './options';
 
-/** An entry that creates or updates the resource found by its key (conditional update, no ids). */
-export function upsertEntry<T extends Resource>(resource: T, key: ResourceKey): BundleEntry<T> {
+/**
+ * An entry that creates or updates the resource found by its key (conditional update, no ids).
+ * `url` is its fullUrl when the caller already holds it (from a local reference to the resource).
+ */
+export function upsertEntry<T extends Resource>(
+  resource: T,
+  key: ResourceKey,
+  url = fullUrl(resource.resourceType, key),
+): BundleEntry<T> {
   return {
-    fullUrl: fullUrl(resource.resourceType, key),
+    fullUrl: url,
     resource,
     request: { method: 'PUT', url: conditionalUrl(resource.resourceType, key) },
   };

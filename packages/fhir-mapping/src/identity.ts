@@ -24,9 +24,12 @@ export interface ResourceKey {
 
 const RFC4122_URL_NAMESPACE = '6ba7b811-9dad-11d1-80b4-00c04fd430c8';
 
-function uuidV5(namespace: string, name: string): string {
-  const ns = Buffer.from(namespace.replace(/-/g, ''), 'hex');
-  const bytes = createHash('sha1').update(ns).update(name, 'utf8').digest().subarray(0, 16);
+function uuidBytes(uuid: string): Buffer {
+  return Buffer.from(uuid.replace(/-/g, ''), 'hex');
+}
+
+function uuidV5(namespace: Buffer, name: string): string {
+  const bytes = createHash('sha1').update(namespace).update(name, 'utf8').digest().subarray(0, 16);
   bytes[6] = (bytes[6] & 0x0f) | 0x50; // version 5
   bytes[8] = (bytes[8] & 0x3f) | 0x80; // RFC 4122 variant
   const hex = bytes.toString('hex');
@@ -34,14 +37,17 @@ function uuidV5(namespace: string, name: string): string {
 }
 
 /** The project's UUID v5 namespace: the v5 UUID of the canonical base in the RFC 4122 URL namespace. */
-export const UUID_NAMESPACE = uuidV5(RFC4122_URL_NAMESPACE, CANONICAL_BASE);
+export const UUID_NAMESPACE = uuidV5(uuidBytes(RFC4122_URL_NAMESPACE), CANONICAL_BASE);
+
+/** Parsed once: every fullUrl and reference of a Bundle hashes it. */
+const NAMESPACE_BYTES = uuidBytes(UUID_NAMESPACE);
 
 /**
  * UUID v5 (SHA-1) of `<ResourceType>|<keySystem>|<keyValue>` in the project namespace: the same
  * resource gets the same fullUrl in every Bundle, and no randomness leaks into the output.
  */
 export function deterministicUuid(resourceType: string, keySystem: string, keyValue: string): string {
-  return uuidV5(UUID_NAMESPACE, `${resourceType}|${keySystem}|${keyValue}`);
+  return uuidV5(NAMESPACE_BYTES, `${resourceType}|${keySystem}|${keyValue}`);
 }
 
 export function fullUrl(resourceType: string, key: ResourceKey): string {

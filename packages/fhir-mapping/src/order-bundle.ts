@@ -46,19 +46,22 @@ export function mapOrder(order: BmaOrder, options: MappingOptions = {}): Bundle 
     parentSpecimen: (parentId, childSystem) => parentReference(order, specimenRefs, parentId, childSystem),
   };
 
+  // The links already hold these entries' fullUrls (a SHA-1 each): reuse them.
   const entries: BundleEntry[] = [
-    upsertEntry(mapPatient(order.patient), keys.patient),
-    upsertEntry(mapPractitioner(order.orderingProvider), keys.requester),
+    upsertEntry(mapPatient(order.patient), keys.patient, links.patient.reference),
+    upsertEntry(mapPractitioner(order.orderingProvider), keys.requester, links.requester.reference),
   ];
   // The performer gets their own entry only when they are not the ordering provider.
   if (order.procedure.performer && keys.performer && keys.performer.value !== keys.requester.value) {
-    entries.push(upsertEntry(mapPractitioner(order.procedure.performer), keys.performer));
+    entries.push(upsertEntry(mapPractitioner(order.procedure.performer), keys.performer, links.performer?.reference));
   }
-  entries.push(upsertEntry(mapServiceRequest(order, links, options), keys.serviceRequest));
-  order.specimens.forEach((s, i) =>
-    entries.push(upsertEntry(mapSpecimen(order, s, links, options), keys.specimens[i])),
+  entries.push(
+    upsertEntry(mapServiceRequest(order, links, options), keys.serviceRequest, links.serviceRequest.reference),
   );
-  entries.push(upsertEntry(mapProcedure(order, links, options), keys.procedure));
+  order.specimens.forEach((s, i) =>
+    entries.push(upsertEntry(mapSpecimen(order, s, links, options), keys.specimens[i], specimenRefs[i].reference)),
+  );
+  entries.push(upsertEntry(mapProcedure(order, links, options), keys.procedure, links.procedure.reference));
   entries.push(upsertEntry(mapRegisteredReport(order, links, options), keys.report));
   return transactionBundle(entries);
 }

@@ -46,12 +46,15 @@ export function mapResultUpdate(update: ResultUpdate, options: MappingOptions = 
   };
 
   const entries: BundleEntry[] = [];
+  // The references above already hold these entries' fullUrls (a SHA-1 each): reuse them.
   if (update.resultsInterpreter && interpreterKey) {
-    entries.push(upsertEntry(mapPractitioner(update.resultsInterpreter), interpreterKey));
+    entries.push(upsertEntry(mapPractitioner(update.resultsInterpreter), interpreterKey, links.interpreter?.reference));
   }
   entries.push(upsertEntry(mapReport(update, links, options), report));
   update.observations.forEach((o, i) =>
-    entries.push(upsertEntry(mapObservation(update, o, links, options), observationKeys[i])),
+    entries.push(
+      upsertEntry(mapObservation(update, o, links, options), observationKeys[i], links.observations[i].reference),
+    ),
   );
   return transactionBundle(entries);
 }
