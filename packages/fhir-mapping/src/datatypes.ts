@@ -150,18 +150,28 @@ export function prune<T>(value: T): T {
   return pruneValue(value) as T;
 }
 
+// Runs over every value of every Bundle: no intermediate arrays (entries, map+filter, keys).
 function pruneValue(value: unknown): Pruned {
   if (Array.isArray(value)) {
-    const items = value.map(pruneValue).filter((v) => v !== undefined);
+    const items: unknown[] = [];
+    for (const v of value) {
+      const p = pruneValue(v);
+      if (p !== undefined) items.push(p);
+    }
     return items.length > 0 ? items : undefined;
   }
   if (value !== null && typeof value === 'object') {
+    const obj = value as Record<string, unknown>;
     const out: Record<string, unknown> = {};
-    for (const [k, v] of Object.entries(value)) {
-      const p = pruneValue(v);
-      if (p !== undefined) out[k] = p;
+    let empty = true;
+    for (const k of Object.keys(obj)) {
+      const p = pruneValue(obj[k]);
+      if (p !== undefined) {
+        out[k] = p;
+        empty = false;
+      }
     }
-    return Object.keys(out).length > 0 ? out : undefined;
+    return empty ? undefined : out;
   }
   return value;
 }
