@@ -86,7 +86,7 @@ function translateJson(input: Buffer | string, options: IntakeOptions): MessageR
   const parsed = parseCanonicalJson(input, { maxBytes: options.maxBytes ?? DEFAULT_MAX_BYTES });
   if (!parsed.ok) return { ok: false, format: 'json', outcome: outcomeFromInputErrors(parsed.errors) };
   // JSON escapes can make strings that are not Unicode (a lone surrogate, "\ud800"); FHIR strings must be.
-  const notUnicode = loneSurrogatePath(parsed.value, '');
+  const notUnicode = loneSurrogatePath(parsed.value);
   if (notUnicode !== undefined) {
     return {
       ok: false,
@@ -188,21 +188,25 @@ function mapItems(
 const LONE_SURROGATE = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/;
 
 /** The JSON Pointer of the first string (or key) holding a lone surrogate, or undefined. */
-function loneSurrogatePath(value: unknown, path: string): string | undefined {
-  if (typeof value === 'string') return LONE_SURROGATE.test(value) ? path : undefined;
+function loneSurrogatePath(value: unknown): string | undefined {
+  return loneSurrogateAt(value)?.join('');
+}
+
+/** The pointer's steps (`/key`) down to the first lone surrogate, built only when there is one. */
+function loneSurrogateAt(value: unknown): string[] | undefined {
+  if (typeof value === 'string') return LONE_SURROGATE.test(value) ? [] : undefined;
   if (Array.isArray(value)) {
     for (let i = 0; i < value.length; i++) {
-      const found = loneSurrogatePath(value[i], `${path}/${i}`);
-      if (found !== undefined) return found;
+      const found = loneSurrogateAt(value[i]);
+      if (found !== undefined) return [`/${i}`, ...found];
     }
     return undefined;
   }
   if (value && typeof value === 'object') {
-    for (const [k, v] of Object.entries(value)) {
-      const at = `${path}/${k.replace(/~/g, '~0').replace(/\//g, '~1')}`;
-      if (LONE_SURROGATE.test(k)) return `${path}/(a key)`;
-      const found = loneSurrogatePath(v, at);
-      if (found !== undefined) return found;
+    for (const k of Object.keys(value)) {
+      if (LONE_SURROGATE.test(k)) return ['/(a key)'];
+      const found = loneSurrogateAt((value as Record<string, unknown>)[k]);
+      if (found !== undefined) return [`/${k.replace(/~/g, '~0').replace(/\//g, '~1')}`, ...found];
     }
   }
   return undefined;

@@ -45,7 +45,8 @@ function isPlainObject(v: unknown): v is Record<string, unknown> {
 function checkStructure(input: unknown): { errors: InputError[]; values: number } {
   const errors: InputError[] = [];
   let values = 0;
-  const walk = (v: unknown, path: string, depth: number): void => {
+  // `key` in `parent`: the pointer is built only for objects and arrays (most values are leaves).
+  const walk = (v: unknown, parent: string, key: string | number | undefined, depth: number): void => {
     if (errors.length >= 5) return;
     values++;
     if (values > STRUCTURE_LIMITS.maxValues) {
@@ -58,6 +59,7 @@ function checkStructure(input: unknown): { errors: InputError[]; values: number 
       return;
     }
     if (typeof v !== 'object' || v === null) return;
+    const path = key === undefined ? parent : pointer(parent, key);
     if (depth >= STRUCTURE_LIMITS.maxDepth) {
       errors.push({ path, message: `is nested too deeply (more than ${STRUCTURE_LIMITS.maxDepth} levels)` });
       return;
@@ -70,7 +72,7 @@ function checkStructure(input: unknown): { errors: InputError[]; values: number 
         });
         return;
       }
-      for (let i = 0; i < v.length && errors.length < 5; i++) walk(v[i], `${path}/${i}`, depth + 1);
+      for (let i = 0; i < v.length && errors.length < 5; i++) walk(v[i], path, i, depth + 1);
       return;
     }
     const keys = Object.keys(v);
@@ -83,10 +85,10 @@ function checkStructure(input: unknown): { errors: InputError[]; values: number 
     }
     for (const k of keys) {
       if (errors.length >= 5) return;
-      walk((v as Record<string, unknown>)[k], pointer(path, k), depth + 1);
+      walk((v as Record<string, unknown>)[k], path, k, depth + 1);
     }
   };
-  walk(input, '', 0);
+  walk(input, '', undefined, 0);
   return { errors, values };
 }
 
