@@ -14,7 +14,7 @@ import { UCUM, isObject } from './common';
 type Item = { readonly v: unknown; readonly t?: string };
 
 type Node =
-  | { readonly k: 'lit'; readonly value: string | number | boolean }
+  | { readonly k: 'lit'; readonly value: string | number | boolean; readonly coll: Item[] }
   | { readonly k: 'empty' }
   | { readonly k: 'var'; readonly name: string }
   | { readonly k: 'this' }
@@ -122,6 +122,12 @@ function tokenize(src: string): Token[] | undefined {
   return out;
 }
 
+/** A literal with its one-item collection, built once (evaluation never modifies a collection). */
+function literal(value: string | number | boolean): Node {
+  const t = typeof value === 'string' ? 'string' : typeof value === 'number' ? 'decimal' : 'boolean';
+  return { k: 'lit', value, coll: [{ v: value, t }] };
+}
+
 class Parser {
   private i = 0;
 
@@ -223,11 +229,11 @@ class Parser {
     if (!t) throw DECLINE;
     if (t.kind === 'str') {
       this.i++;
-      return { k: 'lit', value: t.text };
+      return literal(t.text);
     }
     if (t.kind === 'num') {
       this.i++;
-      return { k: 'lit', value: Number(t.text) };
+      return literal(Number(t.text));
     }
     if (t.kind === 'var') {
       this.i++;
@@ -247,7 +253,7 @@ class Parser {
     if (t.kind === 'id') {
       if (t.text === 'true' || t.text === 'false') {
         this.i++;
-        return { k: 'lit', value: t.text === 'true' };
+        return literal(t.text === 'true');
       }
       return this.invocation(from);
     }
@@ -267,7 +273,7 @@ class Parser {
           const type = this.peek();
           if (!type || type.kind !== 'id') throw DECLINE;
           this.i++;
-          args.push({ k: 'lit', value: type.text });
+          args.push(literal(type.text));
         } else {
           args.push(this.implies());
           while (this.isOp(',')) {
@@ -390,6 +396,7 @@ function singleton(c: Item[]): unknown {
   return c[0].v;
 }
 
+const UCUM_COLL: Item[] = [{ v: UCUM, t: 'string' }];
 const TRUE: Item[] = [{ v: true, t: 'boolean' }];
 const FALSE: Item[] = [{ v: false, t: 'boolean' }];
 
@@ -439,12 +446,7 @@ function union(a: Item[], b: Item[]): Item[] {
 function evaluate(node: Node, focus: Item[], env: Env, atRoot: boolean): Item[] {
   switch (node.k) {
     case 'lit':
-      return [
-        {
-          v: node.value,
-          t: typeof node.value === 'string' ? 'string' : typeof node.value === 'number' ? 'decimal' : 'boolean',
-        },
-      ];
+      return node.coll;
     case 'empty':
       return [];
     case 'this':
@@ -453,7 +455,7 @@ function evaluate(node: Node, focus: Item[], env: Env, atRoot: boolean): Item[] 
     case 'var':
       switch (node.name) {
         case '%ucum':
-          return [{ v: UCUM, t: 'string' }];
+          return UCUM_COLL;
         case '%resource':
           return [env.resource];
         case '%rootResource':

@@ -108,6 +108,11 @@ function typeOfSuffix(suffix: string): string {
   return PRIMITIVE_LIKE.has(lower) ? lower : suffix;
 }
 
+/** How an invariant is named in an issue's diagnostics (built only when there is an issue). */
+function ruleOf(inv: ProfileNode['invariants'][number]): string {
+  return `constraint ${inv.key}: ${inv.expression}`;
+}
+
 function systemName(system: string | undefined): string {
   if (!system) {
     return '(no system)';
@@ -1010,7 +1015,6 @@ class ProfileWalker {
   }
 
   private invariant(state: State, node: ProfileNode, item: Item, inv: ProfileNode['invariants'][number]): void {
-    const rule = `constraint ${inv.key}: ${inv.expression}`;
     if (!inv.atom) {
       this.push(
         state,
@@ -1020,7 +1024,7 @@ class ProfileWalker {
         'other',
         segmentsOf(item),
         `Invariant ${inv.key} could not be parsed; it was not checked at {path}`,
-        rule,
+        ruleOf(inv),
       );
       return;
     }
@@ -1047,7 +1051,7 @@ class ProfileWalker {
           'other',
           segmentsOf(item),
           `Invariant ${inv.key} could not be evaluated at {path}; it was not checked`,
-          rule,
+          ruleOf(inv),
         );
         return;
       }
@@ -1061,7 +1065,7 @@ class ProfileWalker {
         'invariant',
         segmentsOf(item),
         `Constraint ${inv.key} failed at {path}: ${inv.human}`,
-        rule,
+        ruleOf(inv),
       );
     }
   }

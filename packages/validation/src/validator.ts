@@ -328,8 +328,9 @@ class BaseValidator implements ProfileValidator {
       addDeclared(targets, n.resource, n.segments, this.conformance);
     }
     const profiles: RawIssue[] = [];
+    const bundleTypes = new Map<Record<string, unknown>, Map<string, string>>(); // one index per Bundle, not per entry
     for (const target of targets) {
-      profiles.push(...this.checkTarget(root, target));
+      profiles.push(...this.checkTarget(root, target, bundleTypes));
     }
     if (root.resourceType === 'StructureDefinition') {
       profiles.push(...this.definitionIssues(root));
@@ -359,7 +360,11 @@ class BaseValidator implements ProfileValidator {
     return out;
   }
 
-  private checkTarget(root: Record<string, unknown>, target: ProfileTarget): RawIssue[] {
+  private checkTarget(
+    root: Record<string, unknown>,
+    target: ProfileTarget,
+    bundleTypes: Map<Record<string, unknown>, Map<string, string>>,
+  ): RawIssue[] {
     const type = target.resource.resourceType as string;
     const url = target.url;
     if (url === `${BASE_SD}${type}` || url.startsWith(`${BASE_SD}${type}|`)) {
@@ -391,7 +396,12 @@ class BaseValidator implements ProfileValidator {
       ];
     }
     const bundle = enclosingBundle(root, target.segments);
-    const ctx = bundle ? { ...this.profileWalkContext, bundleTypes: bundleIndex(bundle) } : this.profileWalkContext;
+    let types = bundle && bundleTypes.get(bundle);
+    if (bundle && !types) {
+      types = bundleIndex(bundle);
+      bundleTypes.set(bundle, types);
+    }
+    const ctx = types ? { ...this.profileWalkContext, bundleTypes: types } : this.profileWalkContext;
     return checkProfile(ctx, profile, target.resource, target.segments, containerOf(root, target.segments));
   }
 }
