@@ -72,6 +72,13 @@ function upperFirst(s: string): string {
   return s.charAt(0).toUpperCase() + s.slice(1);
 }
 
+const PRIMITIVE_BY_SUFFIX: ReadonlyMap<string, string> = new Map([...PRIMITIVE_TYPES].map((t) => [upperFirst(t), t]));
+
+/** `Quantity` → Quantity, `DateTime` → dateTime (the choice suffix of a JSON key as a type code). */
+export function typeOfSuffix(suffix: string): string {
+  return PRIMITIVE_BY_SUFFIX.get(suffix) ?? suffix; // a lookup: no lower-cased copy per key
+}
+
 function parseMax(max: string | undefined): number {
   if (max === undefined || max === '*') {
     return Infinity;
@@ -187,12 +194,17 @@ export class ElementIndex {
 
   /** Resolve JSON key `key` (without a leading `_`) inside the element/type at `containerPath`. */
   resolveChild(containerPath: string, key: string): ResolvedChild | undefined {
+    return this.childKeys(containerPath).get(key);
+  }
+
+  /** Every JSON key (without a leading `_`) the element/type at `containerPath` admits, resolved. */
+  childKeys(containerPath: string): ReadonlyMap<string, ResolvedChild> {
     let keys = this.resolved.get(containerPath);
     if (!keys) {
       keys = this.keysOf(containerPath);
       this.resolved.set(containerPath, keys);
     }
-    return keys.get(key);
+    return keys;
   }
 
   /** Every JSON key a container admits (choice elements expanded per type), built once per container. */

@@ -8,7 +8,7 @@
  * time or while evaluating, and the caller falls back to @medplum/core's engine. A test compares
  * both engines on every invariant over the example corpora.
  */
-import { PRIMITIVE_TYPES } from './element-index';
+import { typeOfSuffix } from './element-index';
 import { UCUM, isObject } from './common';
 
 type Item = { readonly v: unknown; readonly t?: string };
@@ -52,8 +52,6 @@ const FUNCTIONS: ReadonlySet<string> = new Set([
   'type',
   'intersect',
 ]);
-
-const PRIMITIVES = PRIMITIVE_TYPES;
 
 // ---------------------------------------------------------------- tokenizer and parser
 
@@ -316,11 +314,6 @@ interface Env {
   readonly rootResource: Item;
   readonly context: Item;
   readonly self: Item | undefined;
-}
-
-function typeOfSuffix(suffix: string): string {
-  const lower = suffix.charAt(0).toLowerCase() + suffix.slice(1);
-  return PRIMITIVES.has(lower) ? lower : suffix;
 }
 
 function itemOf(v: unknown, t?: string): Item {

@@ -10,7 +10,7 @@ import systemNames from './system-names.json';
 import type { Expansion, Terminology } from './terminology';
 import { expansionHas } from './terminology';
 import ucum from './ucum-units.json';
-import { PRIMITIVE_TYPES } from './element-index';
+import { typeOfSuffix } from './element-index';
 import { BASE_SD, UCUM, isObject } from './common';
 
 /**
@@ -20,7 +20,6 @@ import { BASE_SD, UCUM, isObject } from './common';
 
 const SYSTEM_NAMES: Record<string, string> = systemNames.names;
 const UCUM_UNITS = ucum.units as unknown as Record<string, [string, number]>;
-const PRIMITIVE_LIKE = PRIMITIVE_TYPES;
 
 export interface ProfileWalkContext {
   readonly terminology: Terminology;
@@ -96,16 +95,6 @@ interface State {
   readonly rootTyped: TypedValue;
   /** Profiles being checked up the stack (guards against recursion through type profiles). */
   readonly active: ReadonlySet<string>;
-}
-
-function lowerFirst(s: string): string {
-  return s.charAt(0).toLowerCase() + s.slice(1);
-}
-
-/** `Quantity` → Quantity, `DateTime` → dateTime (the choice suffix of a JSON key as a type code). */
-function typeOfSuffix(suffix: string): string {
-  const lower = lowerFirst(suffix);
-  return PRIMITIVE_LIKE.has(lower) ? lower : suffix;
 }
 
 /** How an invariant is named in an issue's diagnostics (built only when there is an issue). */
@@ -484,6 +473,7 @@ class ProfileWalker {
       }
       return items;
     }
+    const ext = `_${name}`; // once per element, not per key
     for (const key of Object.keys(obj)) {
       if (key.length > name.length && key.startsWith(name) && /[A-Z]/.test(key[name.length])) {
         items.push({
@@ -495,7 +485,7 @@ class ProfileWalker {
           typedIndex: 0,
         });
       } else if (
-        key.startsWith(`_${name}`) &&
+        key.startsWith(ext) &&
         key.length > name.length + 1 &&
         /[A-Z]/.test(key[name.length + 1]) &&
         obj[key.slice(1)] === undefined
