@@ -422,7 +422,7 @@ function addDeclared(
   const declared = isObject(meta) && Array.isArray(meta.profile) ? meta.profile : [];
   const global = conformance.globalProfiles(resource.resourceType as string);
   for (const url of global.length ? [...declared, ...global] : declared) {
-    if (typeof url === 'string' && !targets.some((t) => sameCanonical(t.url, url) && t.resource === resource)) {
+    if (typeof url === 'string' && !targets.some((t) => t.resource === resource && sameCanonical(t.url, url))) {
       targets.push({ url, resource, segments, explicit: false });
     }
   }

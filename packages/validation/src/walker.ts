@@ -388,6 +388,7 @@ class Walker {
     frame: ResourceFrame,
     host: ExtensionHost,
   ) {
+    const children = this.ctx.index.childKeys(container); // once per object, not per key
     for (const key of Object.keys(obj)) {
       if (key === 'resourceType' && obj === frame.resource) {
         continue;
@@ -399,7 +400,7 @@ class Walker {
       }
       const extension = key.startsWith('_');
       const name = extension ? key.slice(1) : key;
-      const resolved = this.ctx.index.resolveChild(container, name);
+      const resolved = children.get(name);
       if (!resolved) {
         this.issues.push({
           severity: 'error',
