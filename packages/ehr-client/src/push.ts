@@ -198,6 +198,7 @@ async function prepare(client: EhrClient, bundle: Bundle): Promise<{ entries: Wo
   const { local, wanted } = conditionalReferences(bundle);
   const lookup = await lookUp(client, entries, wanted);
   for (const e of entries) {
+    // A deep copy: nothing a push does can reach the caller's Bundle.
     e.resource = rewriteReferences(e.resource, (ref) => local.get(ref) ?? lookup.references.get(ref));
   }
   return { entries, lookup };
@@ -358,7 +359,8 @@ function parseEntry(entry: BundleEntry, index: number): WorkEntry {
     );
   }
   const fullUrl = entry.fullUrl ?? (key.kind === 'id' ? `${resourceType}/${key.id}` : `entry-${index}`);
-  return { index, fullUrl, resourceType, resource: structuredClone(resource), key };
+  // Not copied here: prepare() replaces it with rewriteReferences' deep copy before anything uses it.
+  return { index, fullUrl, resourceType, resource, key };
 }
 
 /** The EHR's current copy of one entry (by its conditional key or id), or undefined. */

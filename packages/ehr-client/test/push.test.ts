@@ -107,6 +107,20 @@ describe('pushBundle against an in-memory FHIR stub (sequential)', () => {
     expect(second.entries.map((e) => e.reference)).toEqual(first.entries.map((e) => e.reference));
   });
 
+  it.each(['sequential', 'transaction'] as const)("%s: the caller's Bundle is left as it was", async (mode) => {
+    await pushBundle(client, orderBundle(IDS), { mode: 'sequential' });
+    const bundle = resultBundle({
+      ...IDS,
+      status: 'final',
+      issued: '2024-05-02T08:00:00Z',
+      observations: [{ code: '11150-0', value: 'a' }],
+    });
+    const before = JSON.stringify(bundle);
+    // The stub has no transaction interaction: a transaction push fails after planning, which is far enough.
+    await pushBundle(client, bundle, { mode }).catch(() => undefined);
+    expect(JSON.stringify(bundle)).toBe(before);
+  });
+
   it('resolves conditional references; a missing one is transient', async () => {
     const results = resultBundle({
       ...IDS,
