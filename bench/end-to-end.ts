@@ -6,7 +6,7 @@
  * - bare BullMQ: a no-op worker's jobs per second on the same Redis (the queue's own ceiling);
  * - direct push: the same Bundles pushed straight to the same ehr-sandbox with @marrowbridge/ehr-client's
  *   pushBundle at the same concurrency (workers x WORKER_CONCURRENCY). The ratio to it is marrowbridge's own
- *   overhead: intake, queueing, validation, per-order locking, precedence reads and tracking.
+ *   overhead: intake, queueing, validation, per-order locking, precedence and tracking.
  *
  *   pnpm exec tsx bench/end-to-end.ts [--orders 300] [--versions 1] [--warmup-versions 1] [--workers 1,2,4]
  *     [--channels http,mllp]
