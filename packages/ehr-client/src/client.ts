@@ -66,6 +66,8 @@ export interface WriteResult<T extends Resource = Resource> {
 }
 
 const DEFAULT_TIMEOUT_MS = 30_000;
+/** Answers to a batch of GETs that mean "not this way" (getMany then sends them one by one). */
+const BATCH_REFUSED: ReadonlySet<number> = new Set([400, 404, 405, 422, 501]);
 const DEFAULT_CAPABILITIES_TTL_MS = 10 * 60_000;
 const DEFAULT_USER_AGENT = 'marrowbridge-ehr-client/0.1';
 const FHIR_JSON = 'application/fhir+json';
@@ -87,6 +89,7 @@ export class EhrClient {
   private readonly now: () => number;
   private capabilitiesCache?: { at: number; value: Promise<CapabilityStatement> };
   private readonly httpAgent = new http.Agent({ keepAlive: true });
+  private batchRefused = false;
   private httpsAgent?: https.Agent;
 
   constructor(options: EhrClientOptions) {
@@ -252,18 +255,27 @@ export class EhrClient {
 
   /**
    * Several GETs (`Type/id`, `Type?query`), answered in order. One `batch` Bundle when the server supports it
-   * and there is more than one (each entry succeeds or fails on its own), else one request each. A failed GET
+   * and there is more than one (each entry succeeds or fails on its own), else one request each (also after
+   * the server refused such a batch with 400, 404, 405, 422 or 501). A failed GET
    * is an answer with its status, not a throw; only the request as a whole (transport, auth, a non-batch
    * answer) throws.
    */
   async getMany(paths: readonly string[]): Promise<GetAnswer[]> {
-    if (paths.length > 1 && (await this.supportsBatch())) {
-      const response = await this.postBundle({
-        resourceType: 'Bundle',
-        type: 'batch',
-        entry: paths.map((url) => ({ request: { method: 'GET', url } })),
-      });
-      return paths.map((path, i) => batchAnswer(path, response.entry?.[i]));
+    if (paths.length > 1 && !this.batchRefused && (await this.supportsBatch())) {
+      try {
+        const response = await this.postBundle({
+          resourceType: 'Bundle',
+          type: 'batch',
+          entry: paths.map((url) => ({ request: { method: 'GET', url } })),
+        });
+        return paths.map((path, i) => batchAnswer(path, response.entry?.[i]));
+      } catch (err) {
+        if (!(err instanceof EhrError) || !BATCH_REFUSED.has(err.status ?? 0)) {
+          throw err;
+        }
+        // The server lists batch but does not take a batch of searches: one GET each, from now on.
+        this.batchRefused = true;
+      }
     }
     const answers: GetAnswer[] = [];
     for (const path of paths) {

@@ -12,12 +12,15 @@ export interface FakeFhir extends HttpStub {
 
 /**
  * A tiny in-memory FHIR server for unit tests of the push logic: identifier search, POST with If-None-Exist,
- * PUT with If-Match (412 when stale), read, metadata without the transaction interaction.
+ * PUT with If-Match (412 when stale), read, metadata without the transaction interaction; a Bundle posted to
+ * the base is refused.
  */
-export async function startFakeFhir(): Promise<FakeFhir> {
+export async function startFakeFhir(options: { refusesBatch?: boolean } = {}): Promise<FakeFhir> {
   const store = new Map<string, Resource>();
   let nextId = 1;
   const fake = { store, writes: [] as string[] } as Partial<FakeFhir> as FakeFhir;
+  // refusesBatch: the CapabilityStatement lists batch, but a batch Bundle is answered 400 (as some servers do).
+  const interaction = options.refusesBatch ? [{ code: 'batch' }] : undefined;
 
   const search = (type: string, query: string): Resource[] => {
     const token = new URLSearchParams(query).get('identifier') ?? '';
@@ -47,7 +50,13 @@ export async function startFakeFhir(): Promise<FakeFhir> {
     const path = url.pathname.replace(/^\/fhir\/?/, '');
     const [type, id] = path.split('/');
     if (req.method === 'GET' && path === 'metadata') {
-      sendJson(res, 200, { resourceType: 'CapabilityStatement', status: 'active', rest: [{ mode: 'server' }] });
+      sendJson(res, 200, {
+        resourceType: 'CapabilityStatement',
+        status: 'active',
+        rest: [{ mode: 'server', interaction }],
+      });
+    } else if (req.method === 'POST' && !path) {
+      sendJson(res, 400, { resourceType: 'OperationOutcome', issue: [{ severity: 'error', code: 'not-supported' }] });
     } else if (req.method === 'GET' && !id) {
       const found = search(type, url.search.slice(1));
       sendJson(res, 200, {

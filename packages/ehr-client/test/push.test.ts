@@ -289,6 +289,28 @@ describe('pushBundle against an in-memory FHIR stub (sequential)', () => {
   });
 });
 
+describe('a server that lists batch but refuses a batch of searches', () => {
+  it('getMany falls back to one GET each, and does not try the batch again', async () => {
+    const fake = await startFakeFhir({ refusesBatch: true });
+    try {
+      const client = new EhrClient({ baseUrl: fake.baseUrl, timeoutMs: 5000 });
+      await expect(client.supportsBatch()).resolves.toBe(true);
+      const first = await pushBundle(client, orderBundle(IDS));
+      expect(first.entries.every((e) => e.action === 'created')).toBe(true);
+      const posts = (from: number) =>
+        fake.requests.slice(from).filter((r) => r.method === 'POST' && /\/fhir\/?$/.test(r.url));
+      expect(posts(0)).toHaveLength(1); // the refused batch
+      const before = fake.requests.length;
+      const again = await pushBundle(client, orderBundle(IDS));
+      expect(again.entries.every((e) => e.action === 'unchanged')).toBe(true);
+      expect(posts(before)).toEqual([]); // refused once: not asked again
+      expect(fake.requests.slice(before).filter((r) => r.method === 'GET')).toHaveLength(6);
+    } finally {
+      await fake.close();
+    }
+  });
+});
+
 describe('resolveConditionalReferences', () => {
   it('points a conditional reference at the Bundle entry with that conditional key', async () => {
     const bundle = orderBundle(IDS);
