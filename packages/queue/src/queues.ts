@@ -62,6 +62,8 @@ export class DeliveryQueues {
   readonly tracking: TrackingStore;
   readonly prefix: string;
   readonly retry: RetryPolicy;
+  /** addJob calls in progress, by job id. */
+  private readonly adding = new Map<string, Promise<EnqueuedJob>>();
 
   constructor(private readonly options: DeliveryQueuesOptions) {
     this.prefix = options.prefix ?? DEFAULT_PREFIX;
@@ -131,8 +133,28 @@ export class DeliveryQueues {
     return { trackingId, jobs };
   }
 
-  /** Adds one job unless a job with that id exists; records it for tracking. */
+  /**
+   * Adds one job unless a job with that id exists; records it for tracking. The same message taken twice at
+   * once by this process (a sender re-sending before its first answer) is added once: the second call waits for
+   * the first and reports it as existing. (Across gateway processes BullMQ still adds it once, but both may say
+   * created.)
+   */
   async addJob(data: DeliveryJobData, jobId: string): Promise<EnqueuedJob> {
+    const inFlight = this.adding.get(jobId);
+    if (inFlight) {
+      const first = await inFlight.catch(() => undefined);
+      if (first) return { ...first, created: false };
+    }
+    const adding = this.addJobOnce(data, jobId);
+    this.adding.set(jobId, adding);
+    try {
+      return await adding;
+    } finally {
+      if (this.adding.get(jobId) === adding) this.adding.delete(jobId);
+    }
+  }
+
+  private async addJobOnce(data: DeliveryJobData, jobId: string): Promise<EnqueuedJob> {
     const queue = this.queueFor(data.kind);
     const existing = await queue.getJob(jobId);
     if (existing) {

@@ -75,6 +75,20 @@ describe('DeliveryQueues', () => {
     expect(await queues.orders.count()).toBe(1);
   });
 
+  it('the same message taken several times at once is added once, and only one answer says created', async () => {
+    const raw = JSON.stringify(order);
+    const identity = { channel: 'http' as const, system: 'LIS|LAB', messageId: 'MSG-RACE' };
+    const answers = await Promise.all([
+      queues.enqueueMessage(translated(order), raw, identity),
+      queues.enqueueMessage(translated(order), raw, identity),
+      queues.enqueueMessage(translated(order), raw, identity),
+    ]);
+    expect(answers.map((a) => a.jobs[0].created).sort()).toEqual([false, false, true]);
+    expect(new Set(answers.map((a) => a.jobs[0].jobId)).size).toBe(1);
+    const queued = (await queues.tracking.get(answers[0].jobs[0].orderKey))?.events.filter((e) => e.event === 'queued');
+    expect(queued?.filter((e) => e.jobId === answers[0].jobs[0].jobId)).toHaveLength(1);
+  });
+
   it('the same message id with other content is a different job', async () => {
     const identity = { channel: 'mllp' as const, system: 'LIS|LAB', messageId: 'MSG-2' };
     const a = await queues.enqueueMessage(translated(order), 'A', identity);
