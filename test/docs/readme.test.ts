@@ -2,7 +2,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { describeSettings } from '@marrowbridge/config';
-import { ENV_NAMES } from '@marrowbridge/ehr-sandbox';
+import { EHR_SANDBOX_SETTINGS } from '@marrowbridge/ehr-sandbox';
 import { GATEWAY_SETTINGS, MLLP_SETTINGS } from '@marrowbridge/gateway';
 import { LAUNCHER_SETTINGS } from '@marrowbridge/launcher';
 import { SYNC_WORKER_SETTINGS } from '@marrowbridge/sync-worker';
@@ -12,12 +12,8 @@ const readme = fs.readFileSync(path.join(repoRoot, 'README.md'), 'utf8');
 const rootPackage = JSON.parse(fs.readFileSync(path.join(repoRoot, 'package.json'), 'utf8'));
 
 describe('README', () => {
-  const variables = [
-    ...[LAUNCHER_SETTINGS, SYNC_WORKER_SETTINGS, GATEWAY_SETTINGS, MLLP_SETTINGS].flatMap((specs) =>
-      Object.values(specs).map((s) => s.env),
-    ),
-    ...(Object.values(ENV_NAMES) as string[]),
-  ];
+  const settings = [LAUNCHER_SETTINGS, SYNC_WORKER_SETTINGS, GATEWAY_SETTINGS, MLLP_SETTINGS, EHR_SANDBOX_SETTINGS];
+  const variables = settings.flatMap((specs) => Object.values(specs).map((s) => s.env));
 
   it.each([...new Set(variables)])('documents %s', (variable) => {
     expect(readme).toContain(`\`${variable}\``);
@@ -26,7 +22,7 @@ describe('README', () => {
   it('states each setting with the default and meaning the code has (scripts/config-table.ts)', () => {
     const squash = (text: string) => text.replace(/ *\| */g, '|').replace(/ +/g, ' ');
     const documented = squash(readme);
-    for (const specs of [LAUNCHER_SETTINGS, SYNC_WORKER_SETTINGS, GATEWAY_SETTINGS, MLLP_SETTINGS]) {
+    for (const specs of settings) {
       for (const row of describeSettings(specs)) {
         expect({ row, documented: documented.includes(squash(row)) }).toEqual({ row, documented: true });
       }

@@ -1,4 +1,15 @@
 import fs from 'node:fs';
+import {
+  ConfigError,
+  int,
+  loadConfig,
+  oneOf,
+  optional,
+  port as tcpPort,
+  spec,
+  text,
+  type Env,
+} from '@marrowbridge/config';
 import type { ClientRegistration } from './auth/smart';
 import { checkRegistration } from './auth/smart';
 import type { FaultConfig } from './faults';
@@ -65,17 +76,11 @@ export interface ResolvedOptions {
   log: (event: LogEvent) => void;
 }
 
-/** A wrong setting; the message names it. */
-export class ConfigError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = 'ConfigError';
-  }
-}
-
 export function isLoopback(host: string): boolean {
   return host === 'localhost' || host === '::1' || /^127\.\d+\.\d+\.\d+$/.test(host);
 }
+
+export { ConfigError };
 
 /** Fills defaults and checks every option; throws ConfigError naming the first wrong one. */
 export function resolveOptions(
@@ -85,15 +90,15 @@ export function resolveOptions(
   const name = (k: keyof EhrSandboxOptions): string => names[k] ?? `options.${k}`;
   const port = o.port ?? 0;
   if (!Number.isInteger(port) || port < 0 || port > 65535) {
-    throw new ConfigError(`${name('port')} must be an integer from 0 to 65535`);
+    throw configError(`${name('port')} must be an integer from 0 to 65535`);
   }
   const host = o.host ?? '127.0.0.1';
   if (typeof host !== 'string' || !host) {
-    throw new ConfigError(`${name('host')} must be a host name or address`);
+    throw configError(`${name('host')} must be a host name or address`);
   }
   const basePath = o.basePath ?? '/fhir/R4';
   if (!/^(\/[A-Za-z0-9._~-]+)+$/.test(basePath)) {
-    throw new ConfigError(`${name('basePath')} must look like /fhir/R4 (no trailing slash)`);
+    throw configError(`${name('basePath')} must look like /fhir/R4 (no trailing slash)`);
   }
   let publicUrl: string | undefined;
   if (o.publicUrl !== undefined) {
@@ -104,38 +109,38 @@ export function resolveOptions(
       }
       publicUrl = u.origin;
     } catch {
-      throw new ConfigError(`${name('publicUrl')} must be an http(s) origin such as http://ehr:8103`);
+      throw configError(`${name('publicUrl')} must be an http(s) origin such as http://ehr:8103`);
     }
   }
   const auth = o.auth ?? 'smart';
   if (auth !== 'smart' && auth !== 'off') {
-    throw new ConfigError(`${name('auth')} must be "smart" or "off"`);
+    throw configError(`${name('auth')} must be "smart" or "off"`);
   }
   const tokenTtlSeconds = o.tokenTtlSeconds ?? 300;
   if (typeof tokenTtlSeconds !== 'number' || !Number.isInteger(tokenTtlSeconds) || tokenTtlSeconds < 1) {
-    throw new ConfigError(`${name('tokenTtlSeconds')} must be a whole number of seconds, at least 1`);
+    throw configError(`${name('tokenTtlSeconds')} must be a whole number of seconds, at least 1`);
   }
   if (o.adminToken !== undefined && (typeof o.adminToken !== 'string' || o.adminToken.length < 8)) {
-    throw new ConfigError(`${name('adminToken')} must be a string of at least 8 characters`);
+    throw configError(`${name('adminToken')} must be a string of at least 8 characters`);
   }
   if (o.adminToken === undefined && !isLoopback(host)) {
-    throw new ConfigError(
+    throw configError(
       `${name('adminToken')} is required when binding to ${host} (a non-loopback address); /admin would be open to the network`,
     );
   }
   const clients = o.clients ?? [];
   if (!Array.isArray(clients)) {
-    throw new ConfigError(`${name('clients')} must be an array of client registrations`);
+    throw configError(`${name('clients')} must be an array of client registrations`);
   }
   const seen = new Set<string>();
   for (const c of clients) {
     try {
       checkRegistration(c);
     } catch (err) {
-      throw new ConfigError(`${name('clients')}: ${(err as Error).message}`);
+      throw configError(`${name('clients')}: ${(err as Error).message}`);
     }
     if (seen.has(c.clientId)) {
-      throw new ConfigError(`${name('clients')}: client ${c.clientId} is registered twice`);
+      throw configError(`${name('clients')}: client ${c.clientId} is registered twice`);
     }
     seen.add(c.clientId);
   }
@@ -143,21 +148,21 @@ export function resolveOptions(
   try {
     faults = checkFaultConfig(o.faults ?? {}, name('faults'));
   } catch (err) {
-    throw new ConfigError((err as Error).message);
+    throw configError((err as Error).message);
   }
   if (o.validate !== undefined && typeof o.validate !== 'function') {
-    throw new ConfigError(`${name('validate')} must be a function (resource) => OperationOutcome`);
+    throw configError(`${name('validate')} must be a function (resource) => OperationOutcome`);
   }
   const referentialIntegrity = o.referentialIntegrity ?? true;
   if (typeof referentialIntegrity !== 'boolean') {
-    throw new ConfigError(`${name('referentialIntegrity')} must be true or false`);
+    throw configError(`${name('referentialIntegrity')} must be true or false`);
   }
   const bodyLimitBytes = o.bodyLimitBytes ?? 10 * 1024 * 1024;
   if (!Number.isInteger(bodyLimitBytes) || bodyLimitBytes < 1024) {
-    throw new ConfigError(`${name('bodyLimitBytes')} must be an integer of at least 1024`);
+    throw configError(`${name('bodyLimitBytes')} must be an integer of at least 1024`);
   }
   if (o.log !== undefined && typeof o.log !== 'function') {
-    throw new ConfigError(`${name('log')} must be a function`);
+    throw configError(`${name('log')} must be a function`);
   }
   return {
     port,
@@ -176,102 +181,109 @@ export function resolveOptions(
   };
 }
 
-/** Environment variables read by {@link loadConfigFromEnv}, by option. */
-export const ENV_NAMES: Partial<Record<keyof EhrSandboxOptions, string>> = {
-  port: 'EHR_SANDBOX_PORT',
-  host: 'EHR_SANDBOX_HOST',
-  basePath: 'EHR_SANDBOX_BASE_PATH',
-  publicUrl: 'EHR_SANDBOX_PUBLIC_URL',
-  auth: 'EHR_SANDBOX_AUTH',
-  clients: 'EHR_SANDBOX_CLIENTS',
-  tokenTtlSeconds: 'EHR_SANDBOX_TOKEN_TTL',
-  adminToken: 'EHR_SANDBOX_ADMIN_TOKEN',
-  faults: 'EHR_SANDBOX_FAULTS',
-  validate: 'EHR_SANDBOX_VALIDATE',
-  referentialIntegrity: 'EHR_SANDBOX_REFERENTIAL_INTEGRITY',
+/** A wrong option or setting; the message names it (one problem: resolveOptions stops at the first). */
+function configError(problem: string): ConfigError {
+  return new ConfigError([problem]);
+}
+
+/** The standalone server's settings (environment variables), declared once: loadConfigFromEnv and the README. */
+export const EHR_SANDBOX_SETTINGS = {
+  port: spec('EHR_SANDBOX_PORT', 'port', 8103, tcpPort),
+  host: spec('EHR_SANDBOX_HOST', 'interface', '127.0.0.1', text),
+  auth: spec(
+    'EHR_SANDBOX_AUTH',
+    '`smart`: SMART backend tokens required; `off`: accept requests without a token (local browsing)',
+    'smart',
+    oneOf('smart', 'off'),
+  ),
+  clients: optional(
+    'EHR_SANDBOX_CLIENTS',
+    'JSON file of client registrations (`clientId`, `jwk` or `jwks`, `scope`)',
+    clientsFile,
+  ),
+  tokenTtlSeconds: spec('EHR_SANDBOX_TOKEN_TTL', 'access-token lifetime, seconds', 300, int(1, 31_536_000)),
+  adminToken: optional(
+    'EHR_SANDBOX_ADMIN_TOKEN',
+    'bearer token for `/admin` (required when not bound to loopback)',
+    text,
+    true,
+  ),
+  basePath: spec('EHR_SANDBOX_BASE_PATH', 'FHIR base path', '/fhir/R4', text),
+  publicUrl: optional('EHR_SANDBOX_PUBLIC_URL', 'origin used in URLs when clients reach it by another name', text),
+  faults: optional(
+    'EHR_SANDBOX_FAULTS',
+    'JSON fault config: `errorRate`, `errorStatuses`, `latencyMs`, `jitterMs`, `outageSeconds`, `dropRate`, `transactions`, `retryAfterSeconds` (also `POST /admin/faults`)',
+    faultsJson,
+  ),
+  validate: spec(
+    'EHR_SANDBOX_VALIDATE',
+    "`profiles`: validate writes with the project's profiles (422 OperationOutcome)",
+    'off',
+    oneOf('off', 'profiles'),
+  ),
+  referentialIntegrity: spec(
+    'EHR_SANDBOX_REFERENTIAL_INTEGRITY',
+    'refuse writes whose references point at nothing',
+    'on',
+    oneOf('on', 'off'),
+  ),
+  log: spec('EHR_SANDBOX_LOG', '`silent` to turn its request log off', 'info', oneOf('info', 'silent')),
 };
 
+/** The environment variable behind each option, for messages about options that came from the environment. */
+export const ENV_NAMES: Partial<Record<keyof EhrSandboxOptions, string>> = Object.fromEntries(
+  Object.entries(EHR_SANDBOX_SETTINGS)
+    .filter(([key]) => key !== 'log')
+    .map(([key, s]) => [key, s.env]),
+);
+
 /**
- * The standalone server's configuration, from the environment:
- * EHR_SANDBOX_PORT (default 8103), EHR_SANDBOX_HOST (127.0.0.1), EHR_SANDBOX_AUTH (smart|off),
- * EHR_SANDBOX_CLIENTS (path of a JSON file: an array of client registrations, or {"clients": [...]}),
- * EHR_SANDBOX_TOKEN_TTL (seconds), EHR_SANDBOX_ADMIN_TOKEN, EHR_SANDBOX_BASE_PATH,
- * EHR_SANDBOX_PUBLIC_URL, EHR_SANDBOX_FAULTS (JSON, as POST /admin/faults),
- * EHR_SANDBOX_VALIDATE (off|profiles: profiles plugs in @marrowbridge/validation),
- * EHR_SANDBOX_REFERENTIAL_INTEGRITY (on|off), EHR_SANDBOX_LOG (info|silent).
- * Throws ConfigError naming the wrong variable.
+ * The standalone server's configuration, from the environment (EHR_SANDBOX_SETTINGS). Throws ConfigError
+ * naming the wrong variable.
  */
-export function loadConfigFromEnv(env: NodeJS.ProcessEnv = process.env): ResolvedOptions {
-  const o: EhrSandboxOptions = {};
-  const get = (k: string): string | undefined => {
-    const v = env[k];
-    return v === undefined || v.trim() === '' ? undefined : v.trim();
+export function loadConfigFromEnv(env: Env = process.env): ResolvedOptions {
+  const c = loadConfig(EHR_SANDBOX_SETTINGS, env);
+  const o: EhrSandboxOptions = {
+    port: c.port,
+    host: c.host,
+    basePath: c.basePath,
+    publicUrl: c.publicUrl,
+    auth: c.auth,
+    clients: c.clients,
+    tokenTtlSeconds: c.tokenTtlSeconds,
+    adminToken: c.adminToken,
+    faults: c.faults,
+    referentialIntegrity: c.referentialIntegrity === 'on',
+    validate: c.validate === 'profiles' ? loadProjectValidator() : undefined,
+    log:
+      c.log === 'info'
+        ? (event) => console.log(JSON.stringify({ time: new Date().toISOString(), service: 'ehr-sandbox', ...event }))
+        : undefined,
   };
-  const port = get('EHR_SANDBOX_PORT');
-  o.port = port === undefined ? 8103 : intOf('EHR_SANDBOX_PORT', port);
-  o.host = get('EHR_SANDBOX_HOST');
-  o.basePath = get('EHR_SANDBOX_BASE_PATH');
-  o.publicUrl = get('EHR_SANDBOX_PUBLIC_URL');
-  o.auth = get('EHR_SANDBOX_AUTH') as EhrSandboxOptions['auth'];
-  const ttl = get('EHR_SANDBOX_TOKEN_TTL');
-  if (ttl !== undefined) {
-    o.tokenTtlSeconds = intOf('EHR_SANDBOX_TOKEN_TTL', ttl);
-  }
-  o.adminToken = get('EHR_SANDBOX_ADMIN_TOKEN');
-  const clientsPath = get('EHR_SANDBOX_CLIENTS');
-  if (clientsPath) {
-    let parsed: unknown;
-    try {
-      parsed = JSON.parse(fs.readFileSync(clientsPath, 'utf8'));
-    } catch (err) {
-      const why = (err as NodeJS.ErrnoException).code === 'ENOENT' ? 'file not found' : 'not readable JSON';
-      throw new ConfigError(`EHR_SANDBOX_CLIENTS (${clientsPath}): ${why}`);
-    }
-    const list = Array.isArray(parsed) ? parsed : (parsed as { clients?: unknown })?.clients;
-    if (!Array.isArray(list)) {
-      throw new ConfigError(
-        `EHR_SANDBOX_CLIENTS (${clientsPath}): expected an array of client registrations or {"clients": [...]}`,
-      );
-    }
-    o.clients = list as ClientRegistration[];
-  }
-  const faults = get('EHR_SANDBOX_FAULTS');
-  if (faults) {
-    try {
-      o.faults = JSON.parse(faults) as FaultConfig;
-    } catch {
-      throw new ConfigError('EHR_SANDBOX_FAULTS must be a JSON object such as {"errorRate":0.1}');
-    }
-  }
-  const integrity = get('EHR_SANDBOX_REFERENTIAL_INTEGRITY');
-  if (integrity !== undefined) {
-    if (integrity !== 'on' && integrity !== 'off') {
-      throw new ConfigError('EHR_SANDBOX_REFERENTIAL_INTEGRITY must be "on" or "off"');
-    }
-    o.referentialIntegrity = integrity === 'on';
-  }
-  const validate = get('EHR_SANDBOX_VALIDATE') ?? 'off';
-  if (validate === 'profiles') {
-    o.validate = loadProjectValidator();
-  } else if (validate !== 'off') {
-    throw new ConfigError('EHR_SANDBOX_VALIDATE must be "off" or "profiles"');
-  }
-  const logLevel = get('EHR_SANDBOX_LOG') ?? 'info';
-  if (logLevel !== 'info' && logLevel !== 'silent') {
-    throw new ConfigError('EHR_SANDBOX_LOG must be "info" or "silent"');
-  }
-  if (logLevel === 'info') {
-    o.log = (event) =>
-      console.log(JSON.stringify({ time: new Date().toISOString(), service: 'ehr-sandbox', ...event }));
-  }
   return resolveOptions(o, ENV_NAMES);
 }
 
-function intOf(name: string, value: string): number {
-  if (!/^\d+$/.test(value)) {
-    throw new ConfigError(`${name} must be a whole number (got "${value}")`);
+/** EHR_SANDBOX_CLIENTS: a JSON file holding an array of client registrations, or {"clients": [...]}. */
+function clientsFile(file: string): ClientRegistration[] {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(fs.readFileSync(file, 'utf8'));
+  } catch (err) {
+    throw new Error((err as NodeJS.ErrnoException).code === 'ENOENT' ? 'names no file' : 'is not readable JSON');
   }
-  return Number(value);
+  const list = Array.isArray(parsed) ? parsed : (parsed as { clients?: unknown })?.clients;
+  if (!Array.isArray(list)) {
+    throw new Error('must hold an array of client registrations or {"clients": [...]}');
+  }
+  return list as ClientRegistration[];
+}
+
+function faultsJson(raw: string): FaultConfig {
+  try {
+    return JSON.parse(raw) as FaultConfig;
+  } catch {
+    throw new Error('must be a JSON object such as {"errorRate":0.1}');
+  }
 }
 
 /** @marrowbridge/validation's validate(resource) → OperationOutcome, loaded only when asked for. */
@@ -280,10 +292,10 @@ function loadProjectValidator(): ValidateHook {
   try {
     mod = require('@marrowbridge/validation') as { validate?: unknown };
   } catch {
-    throw new ConfigError('EHR_SANDBOX_VALIDATE=profiles: @marrowbridge/validation could not be loaded');
+    throw configError('EHR_SANDBOX_VALIDATE=profiles: @marrowbridge/validation could not be loaded');
   }
   if (typeof mod.validate !== 'function') {
-    throw new ConfigError('EHR_SANDBOX_VALIDATE=profiles: @marrowbridge/validation does not export validate()');
+    throw configError('EHR_SANDBOX_VALIDATE=profiles: @marrowbridge/validation does not export validate()');
   }
   return mod.validate as ValidateHook;
 }

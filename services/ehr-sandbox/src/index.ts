@@ -1,7 +1,7 @@
 export type { EhrSandbox } from './server';
 export { startEhrSandbox, startResolved } from './server';
 export type { EhrSandboxOptions, LogEvent, ResolvedOptions } from './config';
-export { ConfigError, ENV_NAMES, loadConfigFromEnv, resolveOptions } from './config';
+export { ConfigError, EHR_SANDBOX_SETTINGS, ENV_NAMES, loadConfigFromEnv, resolveOptions } from './config';
 export type { ClientRegistration, TokenResponse } from './auth/smart';
 export { ASSERTION_ALGORITHMS, ASSERTION_TYPE } from './auth/smart';
 export type { Permission, SystemScope } from './auth/scopes';
