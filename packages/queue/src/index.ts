@@ -3,6 +3,7 @@ export * from './names';
 export * from './payload';
 export * from './retry';
 export * from './order-lock';
+export * from './script';
 export * from './tracking';
 export * from './queues';
 export * from './settings';

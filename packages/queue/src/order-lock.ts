@@ -1,6 +1,14 @@
 import { randomUUID } from 'node:crypto';
 import type { RedisConnection } from './connection';
 import { DEFAULT_PREFIX } from './names';
+import { LuaScript } from './script';
+
+/** The lock as held inside withLock: a write that releases it (TrackingStore.record) sets `released`. */
+export interface HeldLock {
+  key: string;
+  token: string;
+  released: boolean;
+}
 
 /**
  * Per-order mutual exclusion across any number of worker processes (BullMQ's free version has no groups).
@@ -28,31 +36,35 @@ export class OrderLock {
   }
 
   async extend(orderKey: string, token: string): Promise<boolean> {
-    const n = await this.redis.eval(EXTEND, 1, this.key(orderKey), token, String(this.ttlMs));
+    const n = await EXTEND.run(this.redis, [this.key(orderKey)], [token, String(this.ttlMs)]);
     return n === 1;
   }
 
   async release(orderKey: string, token: string): Promise<void> {
-    await this.redis.eval(RELEASE, 1, this.key(orderKey), token);
+    await RELEASE.run(this.redis, [this.key(orderKey)], [token]);
   }
 
-  /** Runs `fn` holding the lock, extending it every ttl/3; undefined when the lock is taken. */
+  /**
+   * Runs `fn` holding the lock, extending it every ttl/3, and releases it after (unless `fn` released it with
+   * its last write, see TrackingStore.record); `{ acquired: false }` when the lock is taken.
+   */
   async withLock<T>(
     orderKey: string,
-    fn: () => Promise<T>,
+    fn: (held: HeldLock) => Promise<T>,
   ): Promise<{ acquired: true; value: T } | { acquired: false }> {
     const token = await this.acquire(orderKey);
     if (!token) return { acquired: false };
+    const held: HeldLock = { key: this.key(orderKey), token, released: false };
     const timer = setInterval(
       () => void this.extend(orderKey, token).catch(() => undefined),
       Math.floor(this.ttlMs / 3),
     );
     timer.unref();
     try {
-      return { acquired: true, value: await fn() };
+      return { acquired: true, value: await fn(held) };
     } finally {
       clearInterval(timer);
-      await this.release(orderKey, token).catch(() => undefined);
+      if (!held.released) await this.release(orderKey, token).catch(() => undefined);
     }
   }
 
@@ -62,5 +74,9 @@ export class OrderLock {
 }
 
 // Only the holder (same token) may extend or release.
-const EXTEND = `if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('pexpire', KEYS[1], ARGV[2]) else return 0 end`;
-const RELEASE = `if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) else return 0 end`;
+const EXTEND = new LuaScript(
+  `if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('pexpire', KEYS[1], ARGV[2]) else return 0 end`,
+);
+const RELEASE = new LuaScript(
+  `if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) else return 0 end`,
+);

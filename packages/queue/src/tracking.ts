@@ -1,5 +1,7 @@
 import type { RedisConnection } from './connection';
 import { DEFAULT_PREFIX } from './names';
+import type { HeldLock } from './order-lock';
+import { LuaScript } from './script';
 
 /** One step in the life of an update, as the gateway's status endpoint shows it. No patient data here. */
 export interface TrackingEvent {
@@ -49,34 +51,41 @@ export class TrackingStore {
   }
 
   /**
-   * Records one step of an update, in one Redis transaction with what goes with it: the tracking-id and placer
-   * links (when it is queued), the order's EHR resources and its report's status (when it is delivered). One
-   * round trip per step: intake and the workers do this for every update.
+   * Records one step of an update, in one Redis script with what goes with it: the tracking-id and placer
+   * links (when it is queued), the order's EHR resources and its report's status (when it is delivered), and
+   * (`release`) the release of the order's lock once all that is written. One round trip per step: intake and
+   * the workers do this for every update. Like MULTI/EXEC, one failing write does not stop the others.
    */
-  async record(orderKey: string, event: TrackingEvent, also: TrackingExtras = {}): Promise<void> {
-    const multi = this.redis.multi();
+  async record(orderKey: string, event: TrackingEvent, also: TrackingExtras = {}, release?: HeldLock): Promise<void> {
+    const ops = new ScriptOps();
     if (also.link) {
       const placerValue = orderKey.slice(orderKey.lastIndexOf('|') + 1);
-      multi
-        .set(`${this.p}:id:${event.trackingId}`, orderKey, 'EX', RETENTION_SECONDS)
-        .sadd(`${this.p}:placer:${placerValue}`, orderKey)
-        .expire(`${this.p}:placer:${placerValue}`, RETENTION_SECONDS);
+      const placer = `${this.p}:placer:${placerValue}`;
+      ops
+        .add('set', `${this.p}:id:${event.trackingId}`, orderKey, 'EX', RETENTION_SECONDS)
+        .add('sadd', placer, orderKey)
+        .add('expire', placer, RETENTION_SECONDS);
     }
     const resources = also.resources ?? [];
     if (resources.length > 0) {
       const key = `${this.p}:order:${orderKey}:resources`;
       const types = new Set(resources.map((r) => r.resourceType));
-      for (const r of resources) multi.sadd(`${key}:${r.resourceType}`, r.reference);
-      multi.sadd(key, ...types).expire(key, RETENTION_SECONDS);
-      for (const t of types) multi.expire(`${key}:${t}`, RETENTION_SECONDS);
+      for (const r of resources) ops.add('sadd', `${key}:${r.resourceType}`, r.reference);
+      ops.add('sadd', key, ...types).add('expire', key, RETENTION_SECONDS);
+      for (const t of types) ops.add('expire', `${key}:${t}`, RETENTION_SECONDS);
     }
     if (also.report) {
       const key = `${this.p}:order:${orderKey}:reports`;
-      multi.hset(key, also.report.code, also.report.status).expire(key, RETENTION_SECONDS);
+      ops.add('hset', key, also.report.code, also.report.status).add('expire', key, RETENTION_SECONDS);
     }
     const events = `${this.p}:order:${orderKey}:events`;
-    multi.rpush(events, JSON.stringify(event)).ltrim(events, -MAX_EVENTS, -1).expire(events, RETENTION_SECONDS);
-    await multi.exec();
+    ops
+      .add('rpush', events, JSON.stringify(event))
+      .add('ltrim', events, -MAX_EVENTS, -1)
+      .add('expire', events, RETENTION_SECONDS);
+    if (release) ops.add(RELEASE_OP, release.key, release.token);
+    await RECORD.run(this.redis, ops.keys, ops.args);
+    if (release) release.released = true;
   }
 
   /** Finds an order by tracking id, by `system|value` placer key, or by the placer value alone. */
@@ -101,5 +110,42 @@ export class TrackingStore {
     const resources: Record<string, string[]> = {};
     for (const t of types.sort()) resources[t] = (await this.redis.smembers(`${base}:resources:${t}`)).sort();
     return { orderKey, resources, reports, events: events.map((e) => JSON.parse(e) as TrackingEvent) };
+  }
+}
+
+const RELEASE_OP = 'release-lock';
+
+/** Writes in the order given (each: command, key index, argument count, arguments); release-lock deletes a held lock. */
+const RECORD = new LuaScript(`
+local i = 1
+local n = #ARGV
+while i <= n do
+  local cmd = ARGV[i]
+  local key = KEYS[tonumber(ARGV[i + 1])]
+  local argc = tonumber(ARGV[i + 2])
+  if cmd == '${RELEASE_OP}' then
+    if redis.call('get', key) == ARGV[i + 3] then redis.call('del', key) end
+  else
+    redis.pcall(cmd, key, unpack(ARGV, i + 3, i + 2 + argc))
+  end
+  i = i + 3 + argc
+end
+return 1
+`);
+
+/** The keys and arguments of one RECORD call. */
+class ScriptOps {
+  readonly keys: string[] = [];
+  readonly args: (string | number)[] = [];
+  private readonly index = new Map<string, number>();
+
+  add(command: string, key: string, ...args: (string | number)[]): this {
+    let i = this.index.get(key);
+    if (i === undefined) {
+      i = this.keys.push(key);
+      this.index.set(key, i);
+    }
+    this.args.push(command, i, args.length, ...args);
+    return this;
   }
 }

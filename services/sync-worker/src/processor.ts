@@ -18,6 +18,7 @@ import type {
   DeliveryJobData,
   DeliveryQueues,
   DeliveryResult,
+  HeldLock,
   OrderLock,
   TrackingEvent,
   TrackingExtras,
@@ -58,10 +59,10 @@ export async function processDelivery(
   // Map and validate only once the order's lock is held: a job that finds its order locked is put back without
   // having spent CPU on work it would redo on its next try (under load, a job can meet the lock many times).
   const locked = await deps.lock
-    .withLock(data.orderKey, async (): Promise<{ ok: true; result: DeliveryResult } | Invalid> => {
+    .withLock(data.orderKey, async (held): Promise<{ ok: true; result: DeliveryResult } | Invalid> => {
       const prepared = prepare(job, deps);
       if (!prepared.ok) return prepared;
-      return { ok: true, result: await deliver(job, prepared.bundle, deps, log) };
+      return { ok: true, result: await deliver(job, prepared.bundle, deps, log, held) };
     })
     .catch((err: unknown) => handleFailure(job, deps, log, err));
   if (locked.acquired) {
@@ -96,7 +97,14 @@ function prepare(job: DeliveryJob, deps: ProcessorDeps): { ok: true; bundle: Bun
   return { ok: true, bundle };
 }
 
-async function deliver(job: DeliveryJob, bundle: Bundle, deps: ProcessorDeps, log: Logger): Promise<DeliveryResult> {
+/** Pushes the Bundle; the tracking write that records the outcome also releases the order's lock (`held`). */
+async function deliver(
+  job: DeliveryJob,
+  bundle: Bundle,
+  deps: ProcessorDeps,
+  log: Logger,
+  held: HeldLock,
+): Promise<DeliveryResult> {
   const data = job.data;
   const message = data.message;
   const guard = message.kind === 'result' ? resultGuard(message, bundle) : orderGuard(message, bundle);
@@ -105,7 +113,7 @@ async function deliver(job: DeliveryJob, bundle: Bundle, deps: ProcessorDeps, lo
     const { action, reason } = pushed.stopped;
     const outcome = action === 'duplicate' ? 'unchanged' : action === 'review' ? 'review' : 'superseded';
     log.info({ decision: action, reason }, 'report update not pushed');
-    return finish(job, deps, { outcome, reason, resources: [] }, outcome);
+    return finish(job, deps, held, { outcome, reason, resources: [] }, outcome);
   }
   const resources = pushed.entries.map((e) => ({
     resourceType: e.resourceType,
@@ -117,7 +125,7 @@ async function deliver(job: DeliveryJob, bundle: Bundle, deps: ProcessorDeps, lo
   log.info({ mode: pushed.mode, created: count(pushed, 'created'), updated: count(pushed, 'updated') }, 'delivered');
   const outcome = changed ? 'delivered' : 'unchanged';
   const report = message.kind === 'result' ? { code: message.reportCode.code, status: message.status } : undefined;
-  return finish(job, deps, { outcome, reason: note, resources }, outcome, { resources, report });
+  return finish(job, deps, held, { outcome, reason: note, resources }, outcome, { resources, report });
 }
 
 function count(pushed: { entries: { action: string }[] }, action: string): number {
@@ -127,6 +135,7 @@ function count(pushed: { entries: { action: string }[] }, action: string): numbe
 async function finish(
   job: DeliveryJob,
   deps: ProcessorDeps,
+  held: HeldLock,
   partial: Omit<DeliveryResult, 'deliveredAt' | 'latencyMs'>,
   event: TrackingEvent['event'],
   also?: TrackingExtras,
@@ -136,7 +145,7 @@ async function finish(
     deliveredAt: new Date().toISOString(),
     latencyMs: Date.now() - job.data.receivedAt,
   };
-  await track(job, deps, event, partial.reason, also);
+  await track(job, deps, event, partial.reason, also, held);
   deps.onFinished?.(job.data, result);
   return result;
 }
@@ -211,6 +220,7 @@ async function track(
   event: TrackingEvent['event'],
   detail?: string,
   also?: TrackingExtras,
+  release?: HeldLock,
 ): Promise<void> {
   const m = job.data.message;
   await deps.queues.tracking.record(
@@ -226,6 +236,7 @@ async function track(
       detail,
     },
     also,
+    release,
   );
 }
 
