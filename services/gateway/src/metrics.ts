@@ -160,19 +160,30 @@ export function createMetrics(queues: DeliveryQueues | undefined): GatewayMetric
         const connection = connect();
         const qe = new QueueEvents(queue.name, { connection, prefix: q.prefix, autorun: true });
         qe.on('error', (err) => log.warn({ err: err.message, queue: queue.name }, 'queue events error'));
-        const fetchJob = (jobId: string) => {
-          const p = Job.fromId<DeliveryJobData, DeliveryResult>(queue, jobId).catch(() => undefined);
+        const track = <T>(p: Promise<T>): Promise<T> => {
           pendingFetches.add(p);
           void p.finally(() => pendingFetches.delete(p));
           return p;
         };
+        const fetchJob = (jobId: string) =>
+          Job.fromId<DeliveryJobData, DeliveryResult>(queue, jobId).catch(() => undefined);
+        // The worker records a job's attempts only before a try that failed (BullMQ's attemptsMade, atm) or
+        // that a crash cut short (the job stalled: stc). Most jobs finish on their first try: two small fields
+        // say so, without reading and parsing the whole job (its raw input and message) for each one.
+        const fetchIfTriedBefore = async (jobId: string) => {
+          const fields: (string | null)[] = await q.connection
+            .hmget(queue.toKey(jobId), 'atm', 'stc')
+            .catch(() => ['1']);
+          const tried = fields.some((f) => Number(f ?? 0) > 0);
+          return tried ? fetchJob(jobId) : undefined;
+        };
         qe.on('completed', ({ jobId, returnvalue }) => {
-          void fetchJob(jobId).then((job) =>
+          void track(fetchIfTriedBefore(jobId).catch(() => undefined)).then((job) =>
             metrics.recordFinishedJob(queue.name, returnvalue as unknown as DeliveryResult, job?.data, false),
           );
         });
         qe.on('failed', ({ jobId }) => {
-          void fetchJob(jobId).then((job) => metrics.recordFinishedJob(queue.name, undefined, job?.data, true));
+          void track(fetchJob(jobId)).then((job) => metrics.recordFinishedJob(queue.name, undefined, job?.data, true));
         });
         events.push({ qe, connection });
       }
