@@ -167,14 +167,16 @@ export function createMetrics(queues: DeliveryQueues | undefined): GatewayMetric
         };
         const fetchJob = (jobId: string) =>
           Job.fromId<DeliveryJobData, DeliveryResult>(queue, jobId).catch(() => undefined);
-        // The worker records a job's attempts only before a try that failed (BullMQ's attemptsMade, atm) or
-        // that a crash cut short (the job stalled: stc). Most jobs finish on their first try: two small fields
-        // say so, without reading and parsing the whole job (its raw input and message) for each one.
+        // The worker records a job's attempts only before a try that failed or that a crash cut short. BullMQ
+        // counts every finished try in attemptsMade (atm, 1 for a job done on its first try) and each stall in
+        // stc. Most jobs finish on their first try: those two small fields say so, without reading and parsing
+        // the whole job (its raw input and message) for each one.
         const fetchIfTriedBefore = async (jobId: string) => {
           const fields: (string | null)[] = await q.connection
             .hmget(queue.toKey(jobId), 'atm', 'stc')
-            .catch(() => ['1']);
-          const tried = fields.some((f) => Number(f ?? 0) > 0);
+            .catch(() => ['2']);
+          const [atm, stc] = fields.map((f) => Number(f ?? 0));
+          const tried = atm > 1 || stc > 0;
           return tried ? fetchJob(jobId) : undefined;
         };
         qe.on('completed', ({ jobId, returnvalue }) => {

@@ -4,7 +4,7 @@
  * its recorded attempts counted too.
  */
 import { createRedisConnection, DeliveryQueues, QUEUE_NAMES, type DeliveryJobData } from '@marrowbridge/queue';
-import { Worker } from 'bullmq';
+import { Job, Worker } from 'bullmq';
 import pino from 'pino';
 import { withTestRedis } from '../../../test/harness/redis';
 import { createMetrics } from '../src/metrics';
@@ -20,7 +20,8 @@ async function counted(metrics: ReturnType<typeof createMetrics>): Promise<Recor
   return Object.fromEntries(metric.values.map((v) => [String(v.labels.status), v.value]));
 }
 
-it('counts the recorded attempts of a job that stalled before it finished, and only 2xx for a first try', async () => {
+it('reads only the jobs tried before: their recorded attempts are counted, and 2xx for every finished job', async () => {
+  const reads = jest.spyOn(Job, 'fromId');
   const connection = createRedisConnection(redisSuite().url, { forWorker: true });
   const prefix = `{mf${Math.random().toString(36).slice(2, 8)}}`;
   const queues = new DeliveryQueues({ connection, prefix });
@@ -32,6 +33,11 @@ it('counts the recorded attempts of a job that stalled before it finished, and o
     async (job) => {
       // As if an earlier try had recorded its failure and then the worker died (the job stalled once).
       if (job.id === 'tried-before') await connection.hset(queues.orders.toKey(job.id), 'stc', 1);
+      // A failed try first, its attempt recorded as the sync-worker does before it throws.
+      if (job.id === 'retried' && job.attemptsMade === 0) {
+        await job.updateData({ ...job.data, attempts: [{ at: 'x', kind: 'transient', reason: 'r', status: 502 }] });
+        throw new Error('EHR answered 502');
+      }
       return { outcome: 'delivered', deliveredAt: new Date().toISOString(), latencyMs: 1 };
     },
     { connection, prefix },
@@ -41,14 +47,17 @@ it('counts the recorded attempts of a job that stalled before it finished, and o
     await queues.orders.add('order', data('tried-before', [{ at: 'x', kind: 'transient', reason: 'r', status: 503 }]), {
       jobId: 'tried-before',
     });
+    await queues.orders.add('order', data('retried', undefined), { jobId: 'retried', attempts: 2 });
     const deadline = Date.now() + 10_000;
-    while ((await counted(metrics))['2xx'] !== 2 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+    while ((await counted(metrics))['2xx'] !== 3 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
     await metrics.stop();
-    expect(await counted(metrics)).toEqual({ '2xx': 2, '503': 1 });
+    expect(await counted(metrics)).toEqual({ '2xx': 3, '503': 1, '502': 1 });
+    expect(reads.mock.calls.map((c) => c[1]).sort()).toEqual(['retried', 'tried-before']);
   } finally {
     await worker.close();
     await metrics.stop();
     await queues.close();
     connection.disconnect();
+    reads.mockRestore();
   }
 });
