@@ -51,7 +51,8 @@ export function loadConfig<S extends Specs>(specs: S, env: Env = process.env): C
 
 /** Markdown rows (name | default | meaning) for the README's configuration table. */
 export function describeSettings(specs: Specs): string[] {
-  return Object.values(specs).map((s) => `| \`${s.env}\` | ${defaultText(s)} | ${s.help} |`);
+  // A `|` in a meaning (MSH-3|MSH-4) would end its table cell.
+  return Object.values(specs).map((s) => `| \`${s.env}\` | ${defaultText(s)} | ${s.help.replace(/\|/g, '\\|')} |`);
 }
 
 export function text(raw: string): string {
