@@ -14,6 +14,7 @@ import {
   type SyncWorkerOverrides,
 } from '@marrowbridge/sync-worker';
 import pino from 'pino';
+import { waitIdle } from './delivery-figures';
 import { repoRoot } from './paths';
 
 export interface TestStack {
@@ -89,16 +90,7 @@ export async function startStack(opts: {
       return w;
     },
     async waitIdle(timeoutMs = 60_000) {
-      const deadline = Date.now() + timeoutMs;
-      for (;;) {
-        const counts = await Promise.all(
-          [queues.orders, queues.results].map((q) => q.getJobCounts('waiting', 'active', 'delayed', 'prioritized')),
-        );
-        const pending = counts.reduce((n, c) => n + Object.values(c).reduce((a, b) => a + b, 0), 0);
-        if (pending === 0) return;
-        if (Date.now() > deadline) throw new Error(`queues not idle after ${timeoutMs} ms: ${JSON.stringify(counts)}`);
-        await new Promise((r) => setTimeout(r, 50));
-      }
+      await waitIdle(queues, timeoutMs, 50);
     },
     async stop() {
       await Promise.all(workers.map((w) => w.close()));
