@@ -23,7 +23,10 @@ export function transactionBundle(entries: BundleEntry[]): Bundle {
   const seen = new Set<string>();
   for (const e of entries) {
     if (seen.has(e.fullUrl!)) {
-      throw new MappingError(`two entries share the key of one ${e.resource!.resourceType} (${e.request!.url})`);
+      throw new MappingError(
+        `two entries share the key of one ${e.resource!.resourceType} (${e.request!.url})`,
+        'duplicate-key',
+      );
     }
     seen.add(e.fullUrl!);
   }

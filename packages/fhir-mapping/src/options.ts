@@ -17,8 +17,15 @@ export function codeMapKey(system: string, code: string): string {
   return `${system}|${code}`;
 }
 
+/**
+ * Input that cannot make a valid transaction. `kind` says which rule it breaks, so that callers choose their
+ * answer (an HL7 error code) from it, not from the message text.
+ */
 export class MappingError extends Error {
-  constructor(message: string) {
+  constructor(
+    message: string,
+    readonly kind: 'duplicate-key' | 'invalid' = 'invalid',
+  ) {
     super(message);
     this.name = 'MappingError';
   }

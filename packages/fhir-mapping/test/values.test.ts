@@ -193,9 +193,11 @@ describe('absent values, flags and ranges', () => {
   it('rejects a specimen the report does not list, and two results with one key', () => {
     const update = sampleInput<ResultUpdate>('result-aspirate-2-final');
     update.observations[0].specimenId = 'SP-NOT-IN-REPORT';
+    expect(() => mapResultUpdate(update)).toThrow(expect.objectContaining({ kind: 'invalid' }));
     expect(() => mapResultUpdate(update)).toThrow(MappingError);
     const dup = sampleInput<ResultUpdate>('result-aspirate-2-final');
     dup.observations.push({ ...dup.observations[0] });
     expect(() => mapResultUpdate(dup)).toThrow(/two entries share the key/);
+    expect(() => mapResultUpdate(dup)).toThrow(expect.objectContaining({ kind: 'duplicate-key' }));
   });
 });

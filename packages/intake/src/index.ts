@@ -176,7 +176,7 @@ function mapItems(
       return {
         ok: false,
         reason: `the message cannot be mapped to FHIR: ${err.message}`,
-        duplicateKey: /share the key/.test(err.message),
+        duplicateKey: err.kind === 'duplicate-key',
       };
     }
     // Not a rule of the mapping: say which kind of failure, not its text (it may quote the input).
