@@ -8,7 +8,6 @@ import { translateInput } from '@marrowbridge/intake';
 import type { DeliveryQueues } from '@marrowbridge/queue';
 import Redis from 'ioredis';
 import { freeLoopbackPort, startTestRedis, type TestRedis } from '../harness/redis';
-import type { JobFigures } from '../support/delivery-figures';
 import { eventually } from '../../services/gateway/test/helpers';
 import { isoOffset, shuffled, syntheticLoad, type SyntheticLoad, type SyntheticUpdate } from '../support/synthetic';
 
@@ -20,10 +19,7 @@ export function chaosSeed(fallback: number): number {
   return Number.isInteger(env) && env > 0 ? env : fallback;
 }
 
-/** Jobs that finished (any outcome). */
-export function finished(jobs: JobFigures): number {
-  return Object.values(jobs.completed).reduce((a, b) => a + b, 0);
-}
+export { finished } from '../support/delivery-figures';
 
 /** Resolves after ms. */
 export function sleep(ms: number): Promise<void> {

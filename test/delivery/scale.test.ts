@@ -9,7 +9,14 @@ import { startEhrSandbox, type EhrSandbox } from '@marrowbridge/ehr-sandbox';
 import { translateInput } from '@marrowbridge/intake';
 import { createRedisConnection, DeliveryQueues, type RedisConnection } from '@marrowbridge/queue';
 import { withTestRedis } from '../harness/redis';
-import { checkNewestState, ehrFigures, jobFigures, printFigures, waitIdle } from '../support/delivery-figures';
+import {
+  checkNewestState,
+  ehrFigures,
+  finished,
+  jobFigures,
+  printFigures,
+  waitIdle,
+} from '../support/delivery-figures';
 import { shuffled, syntheticLoad, UPDATES_PER_ORDER } from '../support/synthetic';
 import { startWorkers, stopWorkers, type WorkerProcess } from '../support/worker-process';
 
@@ -106,8 +113,7 @@ describe('delivery at scale (4 worker processes)', () => {
     expect(jobs.failed).toBe(0);
     expect(jobs.deadLetters).toBe(0);
     expect(jobs.pending).toBe(0);
-    const finished = Object.values(jobs.completed).reduce((a, b) => a + b, 0);
-    expect(finished).toBe(created);
+    expect(finished(jobs)).toBe(created);
     expect(jobs.completed.review ?? 0).toBe(0);
     // The EHR: one of everything, every report in its newest version.
     expect(ehr.duplicateKeys).toEqual([]);

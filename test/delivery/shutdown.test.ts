@@ -8,7 +8,14 @@ import { startEhrSandbox, type EhrSandbox } from '@marrowbridge/ehr-sandbox';
 import { translateInput } from '@marrowbridge/intake';
 import { createRedisConnection, DeliveryQueues, type RedisConnection } from '@marrowbridge/queue';
 import { withTestRedis } from '../harness/redis';
-import { checkNewestState, ehrFigures, jobFigures, printFigures, waitIdle } from '../support/delivery-figures';
+import {
+  checkNewestState,
+  ehrFigures,
+  finished,
+  jobFigures,
+  printFigures,
+  waitIdle,
+} from '../support/delivery-figures';
 import { subset, syntheticLoad } from '../support/synthetic';
 import { spawnWorker, startWorkers, stopWorkers, type WorkerProcess } from '../support/worker-process';
 
@@ -91,7 +98,7 @@ describe('sync-worker process lifecycle', () => {
     expect(activeStates.every((s) => s === 'completed')).toBe(true);
     expect(jobs.failed).toBe(0);
     expect(jobs.deadLetters).toBe(0);
-    expect(Object.values(jobs.completed).reduce((a, b) => a + b, 0)).toBe(inputs.length);
+    expect(finished(jobs)).toBe(inputs.length);
     expect(ehr.duplicateKeys).toEqual([]);
     expect(state.missing).toBe(0);
     expect(state.wrong).toEqual([]);

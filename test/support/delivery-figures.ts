@@ -40,6 +40,11 @@ export async function jobFigures(queues: DeliveryQueues): Promise<JobFigures> {
   return { completed, failed, pending, retries, deadLetters };
 }
 
+/** Jobs that finished (any outcome). */
+export function finished(jobs: JobFigures): number {
+  return Object.values(jobs.completed).reduce((a, b) => a + b, 0);
+}
+
 /** Resolves once no delivery job is waiting, active or delayed; rejects after timeoutMs. */
 export async function waitIdle(queues: DeliveryQueues, timeoutMs: number, pollMs = 100): Promise<number> {
   const t0 = Date.now();
