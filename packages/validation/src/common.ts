@@ -15,3 +15,8 @@ export function stripVersion(url: string): string {
   const bar = url.indexOf('|');
   return bar < 0 ? url : url.slice(0, bar);
 }
+
+/** `a word` or `an word` (by the first letter), for messages. */
+export function withArticle(word: string): string {
+  return /^[AEIOUaeiou]/.test(word) ? `an ${word}` : `a ${word}`;
+}

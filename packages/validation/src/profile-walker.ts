@@ -5,13 +5,12 @@ import { evaluateFast } from './fhirpath-lite';
 import type { IssueCode, RawIssue, Segments, Severity } from './issues';
 import type { CompiledProfile, ProfileNode, TypedConstant } from './profile';
 import { referenceTarget } from './references';
-import { withArticle } from './walker';
 import systemNames from './system-names.json';
 import type { Expansion, Terminology } from './terminology';
 import { expansionHas } from './terminology';
 import ucum from './ucum-units.json';
 import { typeOfSuffix } from './element-index';
-import { BASE_SD, UCUM, isObject } from './common';
+import { BASE_SD, UCUM, isObject, withArticle } from './common';
 
 /**
  * Validates an instance against a compiled profile. Only the elements the profile constrains are

@@ -12,7 +12,7 @@ import { allowedCodes, expansionHas } from './terminology';
 import { checkNarrativeXhtml } from './xhtml';
 import type { FastExpression } from './fhirpath-lite';
 import { compileFast, evaluateFast } from './fhirpath-lite';
-import { UCUM, isObject } from './common';
+import { UCUM, isObject, withArticle } from './common';
 
 /** A resource inside the validated input (the root, contained ones, Bundle entries, Parameters values). */
 export interface NestedResource {
@@ -733,10 +733,6 @@ class Walker {
 
 function segmentsAt(parent: Segments, key: string, index: number | undefined): Segments {
   return index === undefined ? [...parent, key] : [...parent, key, index];
-}
-
-export function withArticle(word: string): string {
-  return /^[AEIOUaeiou]/.test(word) ? `an ${word}` : `a ${word}`;
 }
 
 /** R4 base64Binary: groups of 4 base64 characters, whitespace allowed between them, padding only at the end. */
