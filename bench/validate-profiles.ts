@@ -16,14 +16,9 @@ import { loadValidExamples, PROFILE_URLS } from '@marrowbridge/fhir-profiles';
 import { createValidator, hasErrors } from '@marrowbridge/validation';
 import { OperationOutcomeError, validateResource } from '@medplum/core';
 import type { Resource } from '@medplum/fhirtypes';
+import { numberOption } from './lib/stats';
 
 const REQUIRED_RATIO = 0.6;
-
-function option(name: string, fallback: number): number {
-  const i = process.argv.indexOf(name);
-  const n = i >= 0 ? Number(process.argv[i + 1]) : NaN;
-  return Number.isFinite(n) && n > 0 ? n : fallback;
-}
 
 /** CPU time of this process in milliseconds (other processes on a shared machine do not count). */
 function cpuMs(): number {
@@ -58,8 +53,8 @@ function medplumBase(resource: Resource): void {
 }
 
 function main(): number {
-  const rounds = option('--rounds', 9);
-  const ms = option('--ms', 300);
+  const rounds = numberOption('--rounds', 9);
+  const ms = numberOption('--ms', 300);
   const started = performance.now();
   const validator = createValidator(); // indexes base R4 into @medplum/core as well
   const startupMs = performance.now() - started;
