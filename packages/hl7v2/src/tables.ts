@@ -3,21 +3,36 @@
  * decisions taken where the v2-to-FHIR IG leaves a code unmapped. The shapes are checked once at load so a
  * broken data file fails loudly in the tests, not silently at run time.
  */
-import type {
-  AdministrativeSex,
-  Interpretation,
-  Laterality,
-  ObservationResult,
-  ObservationStatus,
-  OrderPriority,
-  OrderStatus,
-  PlannedProcedure,
-  ReportStatus,
-  RequestedStudy,
-  SiteQualifier,
-  SpecimenAdditive,
-  SpecimenKind,
-  BodySite,
+import {
+  ADMINISTRATIVE_SEXES,
+  BODY_SITES,
+  DATA_ABSENT_REASONS,
+  ENCOUNTER_CLASSES,
+  INTERPRETATIONS,
+  LATERALITIES,
+  OBSERVATION_STATUSES,
+  ORDER_PRIORITIES,
+  ORDER_STATUSES,
+  PLANNED_PROCEDURES,
+  REPORT_STATUSES,
+  REQUESTED_STUDIES,
+  SITE_QUALIFIERS,
+  SPECIMEN_ADDITIVES,
+  SPECIMEN_KINDS,
+  type AdministrativeSex,
+  type BodySite,
+  type Interpretation,
+  type Laterality,
+  type ObservationResult,
+  type ObservationStatus,
+  type OrderPriority,
+  type OrderStatus,
+  type PlannedProcedure,
+  type ReportStatus,
+  type RequestedStudy,
+  type SiteQualifier,
+  type SpecimenAdditive,
+  type SpecimenKind,
 } from '@marrowbridge/model';
 import orderControlJson from './data/order-control.json';
 import orderStatusJson from './data/order-status.json';
@@ -48,40 +63,7 @@ function oneOf<T extends string>(file: string, value: unknown, allowed: readonly
   return value as T;
 }
 
-const ORDER_STATUSES = ['active', 'on-hold', 'revoked', 'completed', 'entered-in-error'] as const;
-const REPORT_STATUSES = [
-  'registered',
-  'partial',
-  'preliminary',
-  'final',
-  'amended',
-  'corrected',
-  'appended',
-  'cancelled',
-  'entered-in-error',
-] as const;
-const OBS_STATUSES = [
-  'registered',
-  'preliminary',
-  'final',
-  'amended',
-  'corrected',
-  'cancelled',
-  'entered-in-error',
-] as const;
-const PRIORITIES = ['routine', 'urgent', 'asap', 'stat'] as const;
-const SEXES = ['male', 'female', 'other', 'unknown'] as const;
-const CLASSES = ['inpatient', 'outpatient', 'emergency'] as const;
-const INTERPRETATIONS = ['N', 'L', 'H', 'LL', 'HH', 'A', 'AA', 'POS', 'NEG', 'IND'] as const;
-const KINDS = ['aspirate', 'trephine-core', 'aspirate-aliquot'] as const;
 const METHODS = ['aspiration', 'biopsy'] as const;
-const ADDITIVES = ['EDTA', 'heparin', 'citrate', 'none'] as const;
-const SITES = ['ilium', 'sternum', 'tibia'] as const;
-const LATERALITIES = ['left', 'right', 'bilateral'] as const;
-const QUALIFIERS = ['anterior', 'posterior'] as const;
-const PROCEDURES = ['aspiration', 'aspiration-biopsy'] as const;
-const STUDIES = ['morphology', 'iron-stain', 'flow-cytometry', 'cytogenetics', 'fish', 'molecular'] as const;
-const ABSENT = ['not-performed', 'unknown', 'error', 'not-asked', 'asked-declined'] as const;
 
 /** Result of looking up a status code: a status, "keep the current one" (null), or a rejection. */
 export type StatusEntry<S> = { status: S | null; reject?: false } | { reject: true };
@@ -115,16 +97,16 @@ for (const [code, raw] of Object.entries(observationStatusJson.codes)) {
   const e = raw as { status?: string; skip?: boolean; skipWithoutValue?: boolean; dataAbsentReason?: string };
   const entry: ObxStatusEntry = {};
   if (e.skip) entry.skip = true;
-  else entry.status = oneOf('observation-status', e.status, OBS_STATUSES);
+  else entry.status = oneOf('observation-status', e.status, OBSERVATION_STATUSES);
   if (e.skipWithoutValue) entry.skipWithoutValue = true;
-  if (e.dataAbsentReason) entry.dataAbsentReason = oneOf('observation-status', e.dataAbsentReason, ABSENT);
+  if (e.dataAbsentReason) entry.dataAbsentReason = oneOf('observation-status', e.dataAbsentReason, DATA_ABSENT_REASONS);
   observationStatus.set(code, entry);
 }
 
 const priorityExact = new Map<string, OrderPriority>();
 const priorityPrefix: [string, OrderPriority][] = [];
 for (const [code, p] of Object.entries(priorityJson.codes)) {
-  const v = oneOf('priority', p, PRIORITIES);
+  const v = oneOf('priority', p, ORDER_PRIORITIES);
   if (code.endsWith('*')) priorityPrefix.push([code.slice(0, -1), v]);
   else priorityExact.set(code, v);
 }
@@ -138,10 +120,10 @@ export function lookupPriority(code: string): OrderPriority | undefined {
 }
 
 export const administrativeSex = new Map<string, AdministrativeSex>(
-  Object.entries(sexJson.codes).map(([k, v]) => [k, oneOf('administrative-sex', v, SEXES)]),
+  Object.entries(sexJson.codes).map(([k, v]) => [k, oneOf('administrative-sex', v, ADMINISTRATIVE_SEXES)]),
 );
-export const patientClass = new Map<string, 'inpatient' | 'outpatient' | 'emergency'>(
-  Object.entries(patientClassJson.codes).map(([k, v]) => [k, oneOf('patient-class', v, CLASSES)]),
+export const patientClass = new Map<string, (typeof ENCOUNTER_CLASSES)[number]>(
+  Object.entries(patientClassJson.codes).map(([k, v]) => [k, oneOf('patient-class', v, ENCOUNTER_CLASSES)]),
 );
 export const interpretation = new Map<string, Interpretation>(
   Object.entries(interpretationJson.codes).map(([k, v]) => [k, oneOf('interpretation', v, INTERPRETATIONS)]),
@@ -196,7 +178,7 @@ for (const e of specimenTypesJson.entries as {
   kind: string;
   generic?: boolean;
 }[]) {
-  specimenTypes.add(e, { kind: oneOf('specimen-types', e.kind, KINDS), generic: e.generic === true });
+  specimenTypes.add(e, { kind: oneOf('specimen-types', e.kind, SPECIMEN_KINDS), generic: e.generic === true });
 }
 
 export const collectionMethods = new CodeTable<'aspiration' | 'biopsy'>();
@@ -206,7 +188,7 @@ for (const e of methodsJson.entries as { system?: string; code?: string; text?: 
 
 export const additives = new CodeTable<SpecimenAdditive>();
 for (const e of additivesJson.entries as { code?: string; text?: string; additive: string }[]) {
-  additives.add(e, oneOf('additives', e.additive, ADDITIVES));
+  additives.add(e, oneOf('additives', e.additive, SPECIMEN_ADDITIVES));
 }
 
 export interface SiteEntry {
@@ -219,8 +201,8 @@ export interface ModifierEntry {
 }
 export const bodySites = new CodeTable<SiteEntry>();
 for (const e of bodySitesJson.sites as { system?: string; code: string; site: string; qualifier?: string }[]) {
-  const v: SiteEntry = { site: oneOf('body-sites', e.site, SITES) };
-  if (e.qualifier) v.qualifier = oneOf('body-sites', e.qualifier, QUALIFIERS);
+  const v: SiteEntry = { site: oneOf('body-sites', e.site, BODY_SITES) };
+  if (e.qualifier) v.qualifier = oneOf('body-sites', e.qualifier, SITE_QUALIFIERS);
   bodySites.add(e, v);
 }
 export const siteModifiers = new CodeTable<ModifierEntry>();
@@ -232,18 +214,18 @@ for (const e of bodySitesJson.modifiers as {
 }[]) {
   const v: ModifierEntry = {};
   if (e.laterality) v.laterality = oneOf('body-sites', e.laterality, LATERALITIES);
-  if (e.qualifier) v.qualifier = oneOf('body-sites', e.qualifier, QUALIFIERS);
+  if (e.qualifier) v.qualifier = oneOf('body-sites', e.qualifier, SITE_QUALIFIERS);
   siteModifiers.add(e, v);
 }
 export const siteKeywords = {
   site: new Map<string, BodySite>(
-    Object.entries(bodySitesJson.keywords.site).map(([k, v]) => [k, oneOf('body-sites', v, SITES)]),
+    Object.entries(bodySitesJson.keywords.site).map(([k, v]) => [k, oneOf('body-sites', v, BODY_SITES)]),
   ),
   laterality: new Map<string, Laterality>(
     Object.entries(bodySitesJson.keywords.laterality).map(([k, v]) => [k, oneOf('body-sites', v, LATERALITIES)]),
   ),
   qualifier: new Map<string, SiteQualifier>(
-    Object.entries(bodySitesJson.keywords.qualifier).map(([k, v]) => [k, oneOf('body-sites', v, QUALIFIERS)]),
+    Object.entries(bodySitesJson.keywords.qualifier).map(([k, v]) => [k, oneOf('body-sites', v, SITE_QUALIFIERS)]),
   ),
 };
 
@@ -260,8 +242,8 @@ for (const e of servicesJson.entries as {
   study?: string;
 }[]) {
   const v: ServiceEntry = {};
-  if (e.procedure) v.procedure = oneOf('bma-services', e.procedure, PROCEDURES);
-  if (e.study) v.study = oneOf('bma-services', e.study, STUDIES);
+  if (e.procedure) v.procedure = oneOf('bma-services', e.procedure, PLANNED_PROCEDURES);
+  if (e.study) v.study = oneOf('bma-services', e.study, REQUESTED_STUDIES);
   services.add(e, v);
 }
 

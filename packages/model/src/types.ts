@@ -9,6 +9,8 @@
  *   (YYYY-MM-DD), except `ResultUpdate.issued`, which needs the time; `birthDate` and a `dateTime`
  *   observation value may also be YYYY or YYYY-MM. Impossible dates and times (2024-02-30, 25:00) are rejected.
  * - A business identifier is a value within a namespace (`system`, a URI: urn:oid:…, https://…).
+ * - A closed set of codes is a list (`REPORT_STATUSES`, …) and its type the list's members: code that checks
+ *   values at run time (the HL7 v2 code tables) reads the same list the compiler does.
  */
 
 /** A value in a namespace: placer/filler order numbers, MRNs, specimen ids. */
@@ -32,7 +34,8 @@ export interface PersonName {
   suffix?: string[];
 }
 
-export type AdministrativeSex = 'male' | 'female' | 'other' | 'unknown';
+export const ADMINISTRATIVE_SEXES = ['male', 'female', 'other', 'unknown'] as const;
+export type AdministrativeSex = (typeof ADMINISTRATIVE_SEXES)[number];
 
 export interface PatientInfo {
   /** Medical record number with its assigning authority. Required: it is the patient's identity. */
@@ -48,10 +51,12 @@ export interface PatientRef {
   mrn: BusinessIdentifier;
 }
 
+export const ENCOUNTER_CLASSES = ['inpatient', 'outpatient', 'emergency'] as const;
+
 export interface EncounterInfo {
   /** Visit number (PV1-19). */
   identifier?: BusinessIdentifier;
-  class?: 'inpatient' | 'outpatient' | 'emergency';
+  class?: (typeof ENCOUNTER_CLASSES)[number];
 }
 
 /** A clinician identified by NPI (http://hl7.org/fhir/sid/us-npi). */
@@ -60,10 +65,12 @@ export interface ProviderInfo {
   name?: PersonName;
 }
 
-export type OrderPriority = 'routine' | 'urgent' | 'asap' | 'stat';
+export const ORDER_PRIORITIES = ['routine', 'urgent', 'asap', 'stat'] as const;
+export type OrderPriority = (typeof ORDER_PRIORITIES)[number];
 
 /** ServiceRequest.status values the order can carry (v2 ORC-1/ORC-5 mapped, see domain-reference §3.3). */
-export type OrderStatus = 'active' | 'on-hold' | 'revoked' | 'completed' | 'entered-in-error';
+export const ORDER_STATUSES = ['active', 'on-hold', 'revoked', 'completed', 'entered-in-error'] as const;
+export type OrderStatus = (typeof ORDER_STATUSES)[number];
 
 export interface OrderReason {
   /** ICD-10-CM code (system http://hl7.org/fhir/sid/icd-10-cm), e.g. C92.00. */
@@ -72,15 +79,27 @@ export interface OrderReason {
 }
 
 /** Studies requested on the marrow; each becomes its own report over the following weeks. */
-export type RequestedStudy = 'morphology' | 'iron-stain' | 'flow-cytometry' | 'cytogenetics' | 'fish' | 'molecular';
+export const REQUESTED_STUDIES = [
+  'morphology',
+  'iron-stain',
+  'flow-cytometry',
+  'cytogenetics',
+  'fish',
+  'molecular',
+] as const;
+export type RequestedStudy = (typeof REQUESTED_STUDIES)[number];
 
 /** Aspiration alone (CPT 38220) or aspiration plus trephine core biopsy in the same session (CPT 38222). */
-export type PlannedProcedure = 'aspiration' | 'aspiration-biopsy';
+export const PLANNED_PROCEDURES = ['aspiration', 'aspiration-biopsy'] as const;
+export type PlannedProcedure = (typeof PLANNED_PROCEDURES)[number];
 
-export type BodySite = 'ilium' | 'sternum' | 'tibia';
-export type Laterality = 'left' | 'right' | 'bilateral';
+export const BODY_SITES = ['ilium', 'sternum', 'tibia'] as const;
+export type BodySite = (typeof BODY_SITES)[number];
+export const LATERALITIES = ['left', 'right', 'bilateral'] as const;
+export type Laterality = (typeof LATERALITIES)[number];
 /** Direction qualifier: a posterior iliac crest is ilium + posterior. */
-export type SiteQualifier = 'anterior' | 'posterior';
+export const SITE_QUALIFIERS = ['anterior', 'posterior'] as const;
+export type SiteQualifier = (typeof SITE_QUALIFIERS)[number];
 
 export interface BodySiteInfo {
   site: BodySite;
@@ -112,9 +131,11 @@ export interface ProcedureInfo {
  * trephine-core: the core biopsy (its own Specimen, biopsy method);
  * aspirate-aliquot: a portion of an aspirate sent to one lab section (flow, cytogenetics, molecular).
  */
-export type SpecimenKind = 'aspirate' | 'trephine-core' | 'aspirate-aliquot';
+export const SPECIMEN_KINDS = ['aspirate', 'trephine-core', 'aspirate-aliquot'] as const;
+export type SpecimenKind = (typeof SPECIMEN_KINDS)[number];
 
-export type SpecimenAdditive = 'EDTA' | 'heparin' | 'citrate' | 'none';
+export const SPECIMEN_ADDITIVES = ['EDTA', 'heparin', 'citrate', 'none'] as const;
+export type SpecimenAdditive = (typeof SPECIMEN_ADDITIVES)[number];
 
 export interface SpecimenInfo {
   /** Specimen id (SPM-2); identifier type SID. */
@@ -154,20 +175,30 @@ export interface BmaOrder {
 }
 
 /** DiagnosticReport.status (R4). */
-export type ReportStatus =
-  | 'registered'
-  | 'partial'
-  | 'preliminary'
-  | 'final'
-  | 'amended'
-  | 'corrected'
-  | 'appended'
-  | 'cancelled'
-  | 'entered-in-error';
+export const REPORT_STATUSES = [
+  'registered',
+  'partial',
+  'preliminary',
+  'final',
+  'amended',
+  'corrected',
+  'appended',
+  'cancelled',
+  'entered-in-error',
+] as const;
+export type ReportStatus = (typeof REPORT_STATUSES)[number];
 
 /** Observation.status (R4). */
-export type ObservationStatus =
-  'registered' | 'preliminary' | 'final' | 'amended' | 'corrected' | 'cancelled' | 'entered-in-error';
+export const OBSERVATION_STATUSES = [
+  'registered',
+  'preliminary',
+  'final',
+  'amended',
+  'corrected',
+  'cancelled',
+  'entered-in-error',
+] as const;
+export type ObservationStatus = (typeof OBSERVATION_STATUSES)[number];
 
 /** A result value of any v2 type, as the FHIR value[x] it maps to. */
 export type ObservationValue =
@@ -186,7 +217,8 @@ export type ObservationValue =
   /** TM (hh:mm[:ss]). */
   | { type: 'time'; value: string };
 
-export type Interpretation = 'N' | 'L' | 'H' | 'LL' | 'HH' | 'A' | 'AA' | 'POS' | 'NEG' | 'IND';
+export const INTERPRETATIONS = ['N', 'L', 'H', 'LL', 'HH', 'A', 'AA', 'POS', 'NEG', 'IND'] as const;
+export type Interpretation = (typeof INTERPRETATIONS)[number];
 
 export interface ReferenceRange {
   low?: number;
@@ -194,6 +226,8 @@ export interface ReferenceRange {
   unit?: string;
   text?: string;
 }
+
+export const DATA_ABSENT_REASONS = ['not-performed', 'unknown', 'error', 'not-asked', 'asked-declined'] as const;
 
 export interface ObservationResult {
   /** The standard code (LOINC preferred). */
@@ -204,7 +238,7 @@ export interface ObservationResult {
   subId?: string;
   /** Absent with status cancelled, or when `dataAbsentReason` is given. */
   value?: ObservationValue;
-  dataAbsentReason?: 'not-performed' | 'unknown' | 'error' | 'not-asked' | 'asked-declined';
+  dataAbsentReason?: (typeof DATA_ABSENT_REASONS)[number];
   referenceRange?: ReferenceRange;
   interpretation?: Interpretation[];
   status: ObservationStatus;
