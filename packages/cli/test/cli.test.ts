@@ -3,25 +3,15 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import type { Bundle, OperationOutcome } from '@medplum/fhirtypes';
+import { repoRoot } from '../../../test/support/paths';
 import { run } from '../src/main';
-import type { Io } from '../src/io';
+import { capture } from './helpers';
 
-const repoRoot = path.resolve(__dirname, '..', '..', '..');
 const samples = (sub: string) =>
   fs
     .readdirSync(path.join(repoRoot, 'samples', sub))
     .filter((f) => f.endsWith('.json'))
     .map((f) => path.join(repoRoot, 'samples', sub, f));
-
-function capture(): Io & { stdout: string; stderr: string } {
-  const io = {
-    stdout: '',
-    stderr: '',
-    out: (s: string) => void (io.stdout += s + '\n'),
-    err: (s: string) => void (io.stderr += s + '\n'),
-  };
-  return io;
-}
 
 function tmpFile(name: string, content: string | Buffer): string {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'mb-cli-'));

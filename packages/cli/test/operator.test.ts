@@ -9,11 +9,11 @@ import path from 'node:path';
 import { createRedisConnection, DeliveryQueues, type DeadLetterEntry, type RedisConnection } from '@marrowbridge/queue';
 import type { OperationOutcome } from '@medplum/fhirtypes';
 import { withTestRedis } from '../../../test/harness/redis';
-import type { Io } from '../src/io';
+import { repoRoot } from '../../../test/support/paths';
 import { run } from '../src/main';
+import { capture } from './helpers';
 
 const redis = withTestRedis();
-const repoRoot = path.resolve(__dirname, '..', '..', '..');
 const sample = (sub: string, name: string) => path.join(repoRoot, 'samples', sub, `${name}.json`);
 const ORDER = sample('orders', 'order-sternum');
 const RESULT = sample('results', 'result-aspirate-2-final');
@@ -26,16 +26,6 @@ const ORM = (id: string, placer: string) =>
     `ORC|NW|${placer}^HISORD|||||||20230115080000|||1987654328^PRESCRIBER^PAT^^^DR`,
     `OBR|1|${placer}^HISORD||BMA^Bone marrow aspiration^L|S||||||||||MAR&Marrow&HL70070^EDTA^Sample from the right posterior iliac crest^PIC&Posterior iliac crest&L^R&Right&HL70495|1987654328^PRESCRIBER^PAT^^^DR|||||||||||||||^Pancytopenia`,
   ].join('\r');
-
-function capture(): Io & { stdout: string; stderr: string } {
-  const io = {
-    stdout: '',
-    stderr: '',
-    out: (s: string) => void (io.stdout += s + '\n'),
-    err: (s: string) => void (io.stderr += s + '\n'),
-  };
-  return io;
-}
 
 function tmpFile(name: string, content: string): string {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'mb-cli-op-'));

@@ -8,20 +8,9 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import type { Bundle, OperationOutcome } from '@medplum/fhirtypes';
-import type { Io } from '../src/io';
+import { repoRoot } from '../../../test/support/paths';
 import { run } from '../src/main';
-
-const repoRoot = path.resolve(__dirname, '..', '..', '..');
-
-function capture(): Io & { stdout: string; stderr: string } {
-  const io = {
-    stdout: '',
-    stderr: '',
-    out: (s: string) => void (io.stdout += s + '\n'),
-    err: (s: string) => void (io.stderr += s + '\n'),
-  };
-  return io;
-}
+import { capture } from './helpers';
 
 let dir: string;
 beforeAll(() => {

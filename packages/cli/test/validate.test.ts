@@ -3,22 +3,11 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import type { OperationOutcome, StructureDefinition } from '@medplum/fhirtypes';
-import { describeExternal } from '../../../test/support/paths';
-import type { Io } from '../src/io';
+import { describeExternal, repoRoot } from '../../../test/support/paths';
 import { run } from '../src/main';
+import { capture } from './helpers';
 
-const repoRoot = path.resolve(__dirname, '..', '..', '..');
 const examples = path.join(repoRoot, 'fhir-profiles', 'examples');
-
-function capture(): Io & { stdout: string; stderr: string } {
-  const io = {
-    stdout: '',
-    stderr: '',
-    out: (s: string) => void (io.stdout += s + '\n'),
-    err: (s: string) => void (io.stderr += s + '\n'),
-  };
-  return io;
-}
 
 function tmpDir(): string {
   return fs.mkdtempSync(path.join(os.tmpdir(), 'mb-validate-'));
