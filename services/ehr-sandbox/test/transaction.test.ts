@@ -16,6 +16,16 @@ const U = (n: number): string => `urn:uuid:00000000-0000-4000-8000-${String(n).p
 const cond = (type: string, system: string, value: string): string =>
   `${type}?identifier=${encodeURIComponent(system)}|${encodeURIComponent(value)}`;
 
+/** What orderBundle() stores: one resource of each type. */
+const ONE_ORDER = {
+  Patient: 1,
+  Practitioner: 1,
+  ServiceRequest: 1,
+  Specimen: 1,
+  Procedure: 1,
+  DiagnosticReport: 1,
+};
+
 function orderBundle(placer = 'PL-1', mrn = 'MRN-T1'): Bundle {
   const procKey = `${PLAC_SYS}::${placer}`;
   return txBundle([
@@ -136,14 +146,7 @@ describe('ehr-sandbox transactions and batches', () => {
   test('the same transaction twice: the second creates nothing new and changes no version', async () => {
     const first = await fhir(sb, '', { method: 'POST', body: orderBundle() });
     const counts = await sb.countResources();
-    expect(counts).toEqual({
-      Patient: 1,
-      Practitioner: 1,
-      ServiceRequest: 1,
-      Specimen: 1,
-      Procedure: 1,
-      DiagnosticReport: 1,
-    });
+    expect(counts).toEqual(ONE_ORDER);
     const second = await fhir(sb, '', { method: 'POST', body: orderBundle() });
     expect(second.status).toBe(200);
     expect(await sb.countResources()).toEqual(counts);
@@ -274,14 +277,7 @@ describe('ehr-sandbox transactions and batches', () => {
       Array.from({ length: 5 }, () => fhir(sb, '', { method: 'POST', body: orderBundle() })),
     );
     expect(results.map((r) => r.status)).toEqual([200, 200, 200, 200, 200]);
-    expect(await sb.countResources()).toEqual({
-      Patient: 1,
-      Practitioner: 1,
-      ServiceRequest: 1,
-      Specimen: 1,
-      Procedure: 1,
-      DiagnosticReport: 1,
-    });
+    expect(await sb.countResources()).toEqual(ONE_ORDER);
   });
 
   test('GET entries run after the writes and return their result', async () => {
