@@ -1,5 +1,6 @@
 import { parseSearchRequest } from '@medplum/core';
 import type { Resource } from '@medplum/fhirtypes';
+import { makeRandom } from '../src/faults';
 import { loadR4Definitions } from '../src/fhir/definitions';
 import { matchesSearch, SandboxRepository } from '../src/repo';
 
@@ -29,17 +30,6 @@ function queries(ids: string[]): string[] {
     out.add(`_id=${id},nope&identifier=v1`);
   }
   return [...out];
-}
-
-/** A small seeded PRNG (mulberry32), so a failure can be replayed. */
-function rng(seed: number): () => number {
-  let a = seed;
-  return () => {
-    a = (a + 0x6d2b79f5) | 0;
-    let t = Math.imul(a ^ (a >>> 15), 1 | a);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ (t + t);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 function pick<T>(r: () => number, xs: readonly T[]): T {
@@ -109,7 +99,8 @@ beforeAll(() => {
 
 describe('identifier index', () => {
   test('searches find exactly what a scan finds, after creates, updates, deletes, rollbacks and restores', async () => {
-    const r = rng(20260305);
+    // Seeded, so a failure can be replayed.
+    const r = makeRandom(20260305);
     const repo = new SandboxRepository();
     const ids = Array.from({ length: 12 }, (_, i) => `r${i}`);
     let found = 0;
