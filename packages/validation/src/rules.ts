@@ -1,7 +1,7 @@
 import { searchParameterTypes } from './definitions';
 import type { ElementIndex } from './element-index';
 import type { RawIssue, Segments } from './issues';
-import { isObject } from './common';
+import { isObject, stripVersion } from './common';
 
 /**
  * Base R4 rules that are stated in the specification's prose (not as FHIRPath invariants) and
@@ -89,7 +89,7 @@ export function capabilityStatementRules(cs: Record<string, unknown>, segments: 
       if (!isObject(p) || typeof p.definition !== 'string' || typeof p.type !== 'string') {
         return;
       }
-      const url = p.definition.split('|')[0];
+      const url = stripVersion(p.definition);
       const expected = searchParameterTypes().get(url);
       if (expected && expected !== p.type) {
         issues.push({

@@ -23,7 +23,7 @@ import type { ProfileWalkContext } from './profile-walker';
 import { checkExtensionProfile, checkProfile } from './profile-walker';
 import type { WalkerContext } from './walker';
 import { bundleIndex, quoteName, rootInvariantIssues, walk } from './walker';
-import { BASE_SD, isObject } from './common';
+import { BASE_SD, isObject, stripVersion } from './common';
 
 const HINTS: Record<string, string> = formatHints;
 const TEXT_KEYED: ReadonlySet<string> = new Set(['invariant', 'profile', 'reference', 'other']);
@@ -367,7 +367,7 @@ class BaseValidator implements ProfileValidator {
   ): RawIssue[] {
     const type = target.resource.resourceType as string;
     const url = target.url;
-    if (url === `${BASE_SD}${type}` || url.startsWith(`${BASE_SD}${type}|`)) {
+    if (stripVersion(url) === `${BASE_SD}${type}`) {
       return []; // the base definition: already checked
     }
     const profile = this.conformance.profile(url);
@@ -406,11 +406,6 @@ class BaseValidator implements ProfileValidator {
   }
 }
 
-/** Canonical URLs equal apart from a `|version` suffix. */
-function sameCanonical(a: string, b: string): boolean {
-  return a.split('|')[0] === b.split('|')[0];
-}
-
 /** Add the profiles a resource declares in meta.profile, and those an ImplementationGuide makes global for its type. */
 function addDeclared(
   targets: ProfileTarget[],
@@ -422,7 +417,10 @@ function addDeclared(
   const declared = isObject(meta) && Array.isArray(meta.profile) ? meta.profile : [];
   const global = conformance.globalProfiles(resource.resourceType as string);
   for (const url of global.length ? [...declared, ...global] : declared) {
-    if (typeof url === 'string' && !targets.some((t) => t.resource === resource && sameCanonical(t.url, url))) {
+    if (
+      typeof url === 'string' &&
+      !targets.some((t) => t.resource === resource && stripVersion(t.url) === stripVersion(url))
+    ) {
       targets.push({ url, resource, segments, explicit: false });
     }
   }
