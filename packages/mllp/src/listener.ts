@@ -44,8 +44,10 @@ export interface MllpInbound {
   peerCommonName?: string;
 }
 
-/** The sink's answer: ok once the message is durably handed on; otherwise a reason (the sender gets AE). */
-/** `text` (optional) goes into MSA-3 of the AA, e.g. the tracking id the message was queued under. */
+/**
+ * The sink's answer: ok once the message is durably handed on; otherwise a reason (the sender gets AR 207 and
+ * should send it again). `text` (optional) goes into MSA-3 of the AA, e.g. the tracking id it was queued under.
+ */
 export type SinkResult = { ok: true; text?: string } | { ok: false; reason: string };
 export type MllpSink = (message: MllpInbound) => Promise<SinkResult>;
 
@@ -116,7 +118,7 @@ export interface MllpListenerOptions {
   maxConnections?: number;
   /** A connection with no traffic and nothing in progress for this long is closed (default 5 min). */
   idleTimeoutMs?: number;
-  /** Longest wait for the sink (default 30 s); then AE. A late success still counts (a re-send gets AA). */
+  /** Longest wait for the sink (default 30 s); then AR 207. A late success still counts (a re-send gets AA). */
   sinkTimeoutMs?: number;
   tls?: MllpTlsOptions;
   /** When given, only these senders (MSH-3 / MSH-4) are accepted; others get AR (ERR 204 at MSH-3). */
