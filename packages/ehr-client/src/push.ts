@@ -156,22 +156,6 @@ export async function planPush(
   };
 }
 
-/**
- * Returns a copy of the Bundle whose conditional references (`Type?query`) point to `Type/id` in the EHR, or to
- * the fullUrl of the Bundle entry whose request has that same conditional URL.
- */
-export async function resolveConditionalReferences(client: EhrClient, bundle: Bundle): Promise<Bundle> {
-  const { local, wanted } = conditionalReferences(bundle);
-  const { references } = await lookUp(client, [], wanted);
-  return {
-    ...bundle,
-    entry: bundle.entry?.map((entry) => ({
-      ...entry,
-      resource: rewriteReferences(entry.resource, (ref) => local.get(ref) ?? references.get(ref)),
-    })),
-  };
-}
-
 /** The conditional references of a Bundle: those an entry's own conditional URL answers, and those to search. */
 function conditionalReferences(bundle: Bundle): { local: Map<string, string>; wanted: string[] } {
   const local = new Map<string, string>();

@@ -2,7 +2,7 @@ import type { Bundle, Observation, Resource, ServiceRequest, Specimen } from '@m
 import { EhrClient, type GetAnswer } from '../src/client';
 import { applyJsonPatch, contentOf } from '../src/diff';
 import { EhrError } from '../src/errors';
-import { planPush, pushBundle, resolveConditionalReferences } from '../src/push';
+import { planPush, pushBundle } from '../src/push';
 import { collectReferences, orderByReferences } from '../src/references';
 import { SYS, conditional, orderBundle, resultBundle } from './bundles';
 import { startFakeFhir, type FakeFhir } from './fake-fhir';
@@ -311,18 +311,23 @@ describe('a server that lists batch but refuses a batch of searches', () => {
   });
 });
 
-describe('resolveConditionalReferences', () => {
+describe('conditional references (planPush)', () => {
   it('points a conditional reference at the Bundle entry with that conditional key', async () => {
     const bundle = orderBundle(IDS);
     const sr = bundle.entry?.[2].resource as ServiceRequest;
-    sr.subject = { reference: conditional('Patient', SYS.mrn, IDS.mrn) };
+    const patientKey = conditional('Patient', SYS.mrn, IDS.mrn);
+    sr.subject = { reference: patientKey };
+    const reads: string[] = [];
     const fakeClient = {
-      getMany: async () => {
-        throw new Error('must not search for a reference the Bundle itself holds');
+      getMany: async (paths: string[]): Promise<GetAnswer[]> => {
+        reads.push(...paths);
+        return paths.map(() => ({ status: 200, resource: { resourceType: 'Bundle', type: 'searchset' } }));
       },
     } as unknown as EhrClient;
-    const resolved = await resolveConditionalReferences(fakeClient, bundle);
-    expect((resolved.entry?.[2].resource as ServiceRequest).subject?.reference).toBe(bundle.entry?.[0].fullUrl);
+    const plan = await planPush(fakeClient, bundle);
+    // Read once, as the Patient entry's own key: not searched again as a reference the Bundle itself holds.
+    expect(reads.filter((p) => p === patientKey)).toHaveLength(1);
+    expect((plan.entries[2].resource as ServiceRequest).subject?.reference).toBe(bundle.entry?.[0].fullUrl);
     // the input is not modified
     expect(sr.subject.reference).toMatch(/^Patient\?identifier=/);
   });
@@ -348,15 +353,16 @@ describe('resolveConditionalReferences', () => {
         { code: '33721-2', value: 'b' },
       ],
     });
-    const resolved = await resolveConditionalReferences(fakeClient, bundle);
-    expect(searches.sort()).toEqual(
-      [
-        conditional('Patient', SYS.mrn, IDS.mrn),
-        conditional('ServiceRequest', SYS.placer, IDS.placer),
-        conditional('Specimen', SYS.specimen, IDS.specimenId),
-      ].sort(),
-    );
-    const refs = (resolved.entry ?? []).flatMap((e) => collectReferences(e.resource));
+    const plan = await planPush(fakeClient, bundle);
+    const references = [
+      conditional('Patient', SYS.mrn, IDS.mrn),
+      conditional('ServiceRequest', SYS.placer, IDS.placer),
+      conditional('Specimen', SYS.specimen, IDS.specimenId),
+    ];
+    // The other reads are the entries' own keys (the report and its observations).
+    expect(searches.filter((p) => references.includes(p)).sort()).toEqual(references.sort());
+    expect(searches).toHaveLength(references.length + (bundle.entry?.length ?? 0));
+    const refs = plan.entries.flatMap((e) => collectReferences(e.resource));
     expect(refs.filter((r) => r.includes('?'))).toEqual([]);
     expect(refs).toContain('Patient/patient-1');
   });
