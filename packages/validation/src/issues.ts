@@ -52,7 +52,7 @@ export interface RawIssue {
 
 const SEVERITY_ORDER: Record<Severity, number> = { fatal: 0, error: 1, warning: 2, information: 3 };
 
-export function sortIssues(issues: OperationOutcomeIssue[]): OperationOutcomeIssue[] {
+function sortIssues(issues: OperationOutcomeIssue[]): OperationOutcomeIssue[] {
   return issues
     .map((issue, i) => ({ issue, i }))
     .sort((a, b) => SEVERITY_ORDER[a.issue.severity] - SEVERITY_ORDER[b.issue.severity] || a.i - b.i)

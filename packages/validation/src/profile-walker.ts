@@ -109,7 +109,7 @@ function systemName(system: string | undefined): string {
 }
 
 /** A fixed or pattern value rendered for a message (values of the profile, not of the instance). */
-export function describeConstant(c: TypedConstant): string {
+function describeConstant(c: TypedConstant): string {
   const v = c.value;
   if (typeof v !== 'object' || v === null) {
     return JSON.stringify(v);
@@ -138,7 +138,7 @@ function codingsOf(v: unknown): Record<string, unknown>[] {
 }
 
 /** FHIR pattern semantics: everything in the pattern is in the instance; array items match some instance item. */
-export function matchesPattern(instance: unknown, pattern: unknown): boolean {
+function matchesPattern(instance: unknown, pattern: unknown): boolean {
   if (Array.isArray(pattern)) {
     if (!Array.isArray(instance)) {
       return false;
@@ -155,7 +155,7 @@ export function matchesPattern(instance: unknown, pattern: unknown): boolean {
 }
 
 /** FHIR fixed semantics: exactly the fixed value (ids and extensions of the instance aside). */
-export function equalsFixed(instance: unknown, fixed: unknown): boolean {
+function equalsFixed(instance: unknown, fixed: unknown): boolean {
   if (Array.isArray(fixed)) {
     return (
       Array.isArray(instance) && instance.length === fixed.length && fixed.every((f, i) => equalsFixed(instance[i], f))
@@ -316,7 +316,7 @@ function findElement(node: ProfileNode, path: string): ProfileNode | undefined {
 }
 
 /** The URL an extension slice stands for: its fixed `url`, else its type profile. */
-export function extensionUrlOf(slice: ProfileNode): string | undefined {
+function extensionUrlOf(slice: ProfileNode): string | undefined {
   const url = slice.children.find((c) => c.name === 'url');
   if (url?.fixed && typeof url.fixed.value === 'string') {
     return url.fixed.value;

@@ -118,7 +118,7 @@ export function capabilityStatementRules(cs: Record<string, unknown>, segments: 
 }
 
 /** True when an element path of a profile on `type` names an element of the base type. */
-export function pathExists(index: ElementIndex, type: string, path: string): boolean {
+function pathExists(index: ElementIndex, type: string, path: string): boolean {
   const parts = path.split('.');
   if (parts[0] !== type) {
     return false;

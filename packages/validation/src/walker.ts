@@ -736,7 +736,7 @@ function segmentsAt(parent: Segments, key: string, index: number | undefined): S
 }
 
 /** R4 base64Binary: groups of 4 base64 characters, whitespace allowed between them, padding only at the end. */
-export function isBase64(value: string): boolean {
+function isBase64(value: string): boolean {
   const s = value.replace(/[ \t\n\r\f\v]+/g, '');
   return s.length > 0 && s.length % 4 === 0 && /^[A-Za-z0-9+/]*={0,2}$/.test(s);
 }
