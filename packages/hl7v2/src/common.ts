@@ -150,7 +150,7 @@ function words(text: string | undefined): string[] {
  * Site (SPM-8 / SPS.4) + modifiers (SPM-9 / SPS.5) → BodySiteInfo. Codes first, then the words of the text.
  * Returns undefined when no site is given, null after an error.
  */
-export function bodySiteOf(
+function bodySiteOf(
   site: Cwe,
   modifiers: { cwe: Cwe; at: Loc }[],
   siteAt: Loc,
@@ -275,7 +275,7 @@ function volumeOf(seg: Seg, field: number, ctx: Ctx): number | undefined {
 }
 
 /** EIP (placer part, else filler part) from a field's components 1/2, each an EI in subcomponents. */
-export function eipOf(seg: Seg, field: number, ctx: Ctx, rep = 0): BusinessIdentifier | undefined {
+function eipOf(seg: Seg, field: number, ctx: Ctx, rep = 0): BusinessIdentifier | undefined {
   if (seg.sub(field, 1, 1, rep)) return eiFrom(subParts(seg, field, 1, rep), ctx.placerApp, ctx);
   if (seg.sub(field, 2, 1, rep)) return eiFrom(subParts(seg, field, 2, rep), ctx.fillerApp, ctx);
   return undefined;

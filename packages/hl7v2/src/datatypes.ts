@@ -51,7 +51,7 @@ const URI = /^(urn:[a-z0-9][a-z0-9-]*:\S+|https?:\/\/\S+)$/i;
  * type ISO (or an OID without a type) → urn:oid:<id>; UUID → urn:uuid:<id>; a URI stays as is; otherwise the
  * namespace id through the configured map, else http://marrowbridge.org/fhir/sid/ns/<namespaceId>.
  */
-export function systemForHd(hd: Hd, ctx: Ctx): string | undefined {
+function systemForHd(hd: Hd, ctx: Ctx): string | undefined {
   const { ns, uid, type } = hd;
   const known = authorities.byNamespace.get(ns.toUpperCase()) ?? authorities.byOid.get(uid);
   if (known) return known;
@@ -140,7 +140,7 @@ export function cweFrom(p: Parts, ctx: Ctx, defaultSystem?: string): Cwe {
   return out;
 }
 
-export const LOINC = 'http://loinc.org';
+const LOINC = 'http://loinc.org';
 
 /** The standard coding (LOINC first, then any non-local one, then the first) and the sender's local one. */
 export function pickCodes(cwe: Cwe): { code?: Coding; local?: Coding } {
@@ -183,12 +183,7 @@ export function convertDtmAt(raw: string, where: Loc, ctx: Ctx, target: DtmTarge
 }
 
 /** XPN (or the name part of XCN/CNN) → PersonName; undefined without a family name. */
-export function personName(
-  family: string,
-  given: string[],
-  prefix: string[],
-  suffix: string[],
-): PersonName | undefined {
+function personName(family: string, given: string[], prefix: string[], suffix: string[]): PersonName | undefined {
   if (!family) return undefined;
   const name: PersonName = { family };
   const g = given.filter(Boolean);
@@ -267,7 +262,7 @@ export function cnnParts(seg: Seg, field: number, rep = 0): PersonParts {
 }
 
 /** NPI when the person's id is labelled as one (type NPI, NPI authority) or, unlabelled, passes the NPI check digit. */
-export function npiOf(p: PersonParts): string | undefined {
+function npiOf(p: PersonParts): string | undefined {
   if (!p.id) return undefined;
   const labelled =
     p.idType === 'NPI' ||

@@ -51,7 +51,7 @@ export function checkTimeZone(timeZone: string): void {
 const isUtc = (tz: string): boolean => tz === 'UTC' || tz === 'Etc/UTC' || tz === 'GMT' || tz === 'Etc/GMT';
 
 /** Offset of `timeZone` from UTC at the instant `utcMs`, in minutes (east positive). */
-export function zoneOffsetMinutes(timeZone: string, utcMs: number): number {
+function zoneOffsetMinutes(timeZone: string, utcMs: number): number {
   if (isUtc(timeZone)) return 0;
   const parts = formatterFor(timeZone).formatToParts(new Date(utcMs));
   let y = 0;

@@ -43,7 +43,7 @@ export interface Structure {
 }
 
 /** NTE-3 (FT, repeating) as one note; repetitions are lines. */
-export function noteText(nte: Seg): string {
+function noteText(nte: Seg): string {
   const lines: string[] = [];
   const n = nte.reps(3).length;
   for (let r = 0; r < n; r++) lines.push(nte.text(3, r));

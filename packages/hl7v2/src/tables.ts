@@ -247,7 +247,7 @@ for (const e of servicesJson.entries as {
   services.add(e, v);
 }
 
-export const volumeUnits = new Map<string, number>(Object.entries(volumeUnitsJson.units));
+const volumeUnits = new Map<string, number>(Object.entries(volumeUnitsJson.units));
 export function volumeFactor(unit: string): number | undefined {
   const exact = volumeUnits.get(unit);
   if (exact !== undefined) return exact;
