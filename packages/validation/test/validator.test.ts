@@ -1,5 +1,5 @@
 import type { Bundle, OperationOutcome, Resource } from '@medplum/fhirtypes';
-import { createValidator, hasErrors, summarize, validate, validateJson } from '../src';
+import { createValidator, hasErrors, sharedValidator, summarize, validate, validateJson } from '../src';
 import { aspirateSpecimen, blastObservation, bmaReport, bmaServiceRequest, orderBundle } from './fixtures';
 
 const validator = createValidator();
@@ -264,13 +264,17 @@ describe('robustness and privacy', () => {
   it('module-level validate() shares one lazily created validator', () => {
     expect(hasErrors(validate(aspirateSpecimen()))).toBe(false);
     expect(hasErrors(validate(asResource({ resourceType: 'Specimen', status: 'nope' })))).toBe(true);
+    expect(sharedValidator()).toBe(sharedValidator());
   });
 
   it('an unknown explicit profile is an error; the base definition is accepted', () => {
     const specimen = aspirateSpecimen();
-    expect(
-      hasErrors(validator.validate(specimen, { profiles: ['http://hl7.org/fhir/StructureDefinition/Specimen'] })),
-    ).toBe(false);
+    for (const base of [
+      'http://hl7.org/fhir/StructureDefinition/Specimen',
+      'http://hl7.org/fhir/StructureDefinition/Specimen|4.0.1',
+    ]) {
+      expect(hasErrors(validator.validate(specimen, { profiles: [base] }))).toBe(false);
+    }
     const outcome = validator.validate(specimen, {
       profiles: ['http://example.org/fhir/StructureDefinition/not-loaded'],
     });
