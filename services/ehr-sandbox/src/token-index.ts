@@ -1,5 +1,5 @@
 import type { Filter, SearchRequest } from '@medplum/core';
-import { Operator } from '@medplum/core';
+import { getSearchParameter, Operator, tryGetDataType } from '@medplum/core';
 import type { Resource } from '@medplum/fhirtypes';
 
 /**
@@ -12,8 +12,39 @@ export function isTokenSearch(searchRequest: SearchRequest): boolean {
   const filters = searchRequest.filters ?? [];
   return (
     filters.length > 0 &&
-    filters.every((f) => (f.code === 'identifier' || f.code === '_id') && f.operator === Operator.EQUALS)
+    filters.every(
+      (f) =>
+        f.operator === Operator.EQUALS &&
+        (f.code === '_id' || (f.code === 'identifier' && identifierIsOwnList(searchRequest.resourceType))),
+    )
   );
+}
+
+const ownIdentifierList = new Map<string, boolean>();
+
+/**
+ * Whether the type's `identifier` search parameter is its own `identifier` list, the one shape matched
+ * and indexed here. Others are scanned: a single Identifier (QuestionnaireResponse, Bundle, Composition),
+ * or more than one path (DocumentReference: masterIdentifier too).
+ */
+function identifierIsOwnList(resourceType: string): boolean {
+  let own = ownIdentifierList.get(resourceType);
+  if (own === undefined) {
+    const param = getSearchParameter(resourceType, 'identifier');
+    if (!param) {
+      return false; // no such parameter, or the definitions are not loaded yet: nothing to remember
+    }
+    const paths = (param.expression ?? '')
+      .split('|')
+      .map((p) => p.trim())
+      .filter((p) => p.startsWith(`${resourceType}.`));
+    own =
+      paths.length === 1 &&
+      paths[0] === `${resourceType}.identifier` &&
+      tryGetDataType(resourceType)?.elements.identifier?.isArray === true;
+    ownIdentifierList.set(resourceType, own);
+  }
+  return own;
 }
 
 /** A filter's alternatives: comma = or, `\,` is a literal comma. */

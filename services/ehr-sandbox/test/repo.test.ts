@@ -3,6 +3,7 @@ import type { Resource } from '@medplum/fhirtypes';
 import { makeRandom } from '../src/faults';
 import { loadR4Definitions } from '../src/fhir/definitions';
 import { matchesSearch, SandboxRepository } from '../src/repo';
+import { isTokenSearch } from '../src/token-index';
 
 // Identifier searches come from an index; these tests hold it to what a scan of the store finds.
 
@@ -160,6 +161,41 @@ describe('identifier index', () => {
     expect(await idsBySearch(repo, 'Patient', 'identifier=s|')).toEqual(['b', 'c', 'a']);
     expect(await idsBySearch(repo, 'Patient', 'identifier=s|b')).toEqual([]);
     expect(await idsBySearch(repo, 'Patient', 'identifier=S|b2')).toEqual(['b']);
+  });
+
+  test('types whose identifier parameter is not their own Identifier list are searched as the scan does', async () => {
+    const repo = new SandboxRepository();
+    await repo.createResource({
+      resourceType: 'QuestionnaireResponse',
+      id: 'q1',
+      status: 'completed',
+      identifier: { system: 's', value: 'q1' }, // one Identifier, not a list
+    });
+    await repo.createResource({
+      resourceType: 'DocumentReference',
+      id: 'd1',
+      status: 'current',
+      content: [],
+      masterIdentifier: { system: 's', value: 'd1' }, // also searched by `identifier`
+    } as unknown as Resource);
+    expect(await idsBySearch(repo, 'QuestionnaireResponse', 'identifier=s|q1')).toEqual(['q1']);
+    expect(await idsBySearch(repo, 'DocumentReference', 'identifier=s|d1')).toEqual(['d1']);
+    // The types the mapping writes keep the index.
+    for (const type of [
+      'Patient',
+      'Practitioner',
+      'ServiceRequest',
+      'Specimen',
+      'Procedure',
+      'DiagnosticReport',
+      'Observation',
+    ]) {
+      expect({ type, indexed: isTokenSearch(parseSearchRequest(`${type}?identifier=s|v`)) }).toEqual({
+        type,
+        indexed: true,
+      });
+    }
+    expect(isTokenSearch(parseSearchRequest('QuestionnaireResponse?identifier=s|q1'))).toBe(false);
   });
 });
 
