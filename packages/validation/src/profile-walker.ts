@@ -124,6 +124,11 @@ function describeConstant(c: TypedConstant): string {
   return text.length > 160 ? `${text.slice(0, 157)}...` : text;
 }
 
+/** The code system of a Coding (or a Quantity), when it is a string. */
+function systemOf(c: Record<string, unknown>): string | undefined {
+  return typeof c.system === 'string' ? c.system : undefined;
+}
+
 function codingsOf(v: unknown): Record<string, unknown>[] {
   if (!isObject(v)) {
     return [];
@@ -753,16 +758,10 @@ class ProfileWalker {
       if (codings.length === 0) {
         return undefined;
       }
-      return codings.some((c) =>
-        typeof c.system === 'string'
-          ? expansionHas(exp, c.system, c.code as string)
-          : expansionHas(exp, undefined, c.code as string),
-      );
+      return codings.some((c) => expansionHas(exp, systemOf(c), c.code as string));
     }
     if (typeof value.code === 'string') {
-      return typeof value.system === 'string'
-        ? expansionHas(exp, value.system, value.code)
-        : expansionHas(exp, undefined, value.code);
+      return expansionHas(exp, systemOf(value), value.code);
     }
     return undefined;
   }
