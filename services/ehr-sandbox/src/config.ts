@@ -212,7 +212,7 @@ export const EHR_SANDBOX_SETTINGS = {
   publicUrl: optional('EHR_SANDBOX_PUBLIC_URL', 'origin used in URLs when clients reach it by another name', text),
   faults: optional(
     'EHR_SANDBOX_FAULTS',
-    'JSON fault config: `errorRate`, `errorStatuses`, `latencyMs`, `jitterMs`, `outageSeconds`, `dropRate`, `transactions`, `retryAfterSeconds` (also `POST /admin/faults`)',
+    'JSON fault config: `errorRate`, `errorStatuses`, `latencyMs`, `jitterMs`, `outageSeconds`, `dropRate`, `transactions`, `retryAfterSeconds`, `seed` (also `POST /admin/faults`)',
     faultsJson,
   ),
   validate: spec(
