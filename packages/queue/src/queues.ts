@@ -13,7 +13,7 @@ import {
   type IntakeChannel,
 } from './payload';
 import { BACKOFF_TYPE, DEFAULT_RETRY_POLICY, type RetryPolicy } from './retry';
-import { TrackingStore, type TrackingEvent } from './tracking';
+import { jobEvent, TrackingStore } from './tracking';
 
 export interface DeliveryQueuesOptions {
   connection: RedisConnection;
@@ -168,16 +168,7 @@ export class DeliveryQueues {
     }
     // add() with an existing id is a no-op in BullMQ, so a race between two intakes still yields one job.
     await queue.add(data.kind, data, this.jobOptions(jobId));
-    const event: TrackingEvent = {
-      at: new Date().toISOString(),
-      trackingId: data.trackingId,
-      jobId,
-      kind: data.kind,
-      reportCode: data.message.kind === 'result' ? data.message.reportCode.code : undefined,
-      status: data.message.kind === 'result' ? data.message.status : (data.message.status ?? 'active'),
-      event: 'queued',
-    };
-    await this.tracking.record(data.orderKey, event, { link: true });
+    await this.tracking.record(data.orderKey, jobEvent(data, jobId, 'queued'), { link: true });
     return { jobId, queue: queue.name as DeliveryQueueName, created: true, kind: data.kind, orderKey: data.orderKey };
   }
 

@@ -1,6 +1,7 @@
 import type { RedisConnection } from './connection';
 import { DEFAULT_PREFIX } from './names';
 import type { HeldLock } from './order-lock';
+import type { DeliveryJobData } from './payload';
 import { LuaScript } from './script';
 
 /** One step in the life of an update, as the gateway's status endpoint shows it. No patient data here. */
@@ -24,6 +25,26 @@ export interface OrderTracking {
   /** Current status per report code, as delivered to the EHR. */
   reports: Record<string, string>;
   events: TrackingEvent[];
+}
+
+/** The tracking event of one step of a delivery job: the kind, report code and status its message carries. */
+export function jobEvent(
+  data: Pick<DeliveryJobData, 'trackingId' | 'message'>,
+  jobId: string,
+  event: TrackingEvent['event'],
+  detail?: string,
+): TrackingEvent {
+  const m = data.message;
+  return {
+    at: new Date().toISOString(),
+    trackingId: data.trackingId,
+    jobId,
+    kind: m.kind,
+    reportCode: m.kind === 'result' ? m.reportCode.code : undefined,
+    status: m.kind === 'result' ? m.status : (m.status ?? 'active'),
+    event,
+    detail,
+  };
 }
 
 /** What a tracking step also writes (see TrackingStore.record). */
