@@ -7,12 +7,17 @@
  * exists, and a Procedure never moves back (preparation < in-progress < completed).
  */
 import { fullUrl, orderReportCode, procedureKey, reportKey } from '@marrowbridge/fhir-mapping';
-import type { BmaOrder, ResultUpdate } from '@marrowbridge/model';
+import type { BmaOrder, CanonicalMessage, ResultUpdate } from '@marrowbridge/model';
 import { decideReportUpdate } from './precedence';
 import type { PushGuard } from './push';
 import type { Bundle, DiagnosticReport, Procedure } from '@medplum/fhirtypes';
 
 const PROCEDURE_RANK: Record<string, number> = { preparation: 0, 'in-progress': 1, completed: 2 };
+
+/** The guard the worker pushes a message's Bundle with (and the gateway's dry run plans with): by its kind. */
+export function guardFor(message: CanonicalMessage, bundle: Bundle): PushGuard {
+  return message.kind === 'result' ? resultGuard(message, bundle) : orderGuard(message, bundle);
+}
 
 /**
  * A result update is written only when the report precedence says "apply"; otherwise the push stops with the

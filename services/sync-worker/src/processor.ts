@@ -4,24 +4,18 @@
  * are thrown for BullMQ to retry with backoff; permanent ones (and the last transient one) go to the
  * dead-letter queue.
  */
-import {
-  isEhrError,
-  orderGuard,
-  pushBundle,
-  resultGuard,
-  type EhrClient,
-  type EhrError,
-} from '@marrowbridge/ehr-client';
+import { guardFor, isEhrError, pushBundle, type EhrClient, type EhrError } from '@marrowbridge/ehr-client';
 import { mapOrder, mapResultUpdate, type MappingOptions } from '@marrowbridge/fhir-mapping';
-import type {
-  AttemptRecord,
-  DeliveryJobData,
-  DeliveryQueues,
-  DeliveryResult,
-  HeldLock,
-  OrderLock,
-  TrackingEvent,
-  TrackingExtras,
+import {
+  jobEvent,
+  type AttemptRecord,
+  type DeliveryJobData,
+  type DeliveryQueues,
+  type DeliveryResult,
+  type HeldLock,
+  type OrderLock,
+  type TrackingEvent,
+  type TrackingExtras,
 } from '@marrowbridge/queue';
 import { hasErrors, type Validator } from '@marrowbridge/validation';
 import type { Bundle, OperationOutcome } from '@medplum/fhirtypes';
@@ -107,8 +101,7 @@ async function deliver(
 ): Promise<DeliveryResult> {
   const data = job.data;
   const message = data.message;
-  const guard = message.kind === 'result' ? resultGuard(message, bundle) : orderGuard(message, bundle);
-  const pushed = await pushBundle(deps.client, bundle, { guard });
+  const pushed = await pushBundle(deps.client, bundle, { guard: guardFor(message, bundle) });
   if (pushed.stopped) {
     const { action, reason } = pushed.stopped;
     const outcome = action === 'duplicate' ? 'unchanged' : action === 'review' ? 'review' : 'superseded';
@@ -222,22 +215,7 @@ async function track(
   also?: TrackingExtras,
   release?: HeldLock,
 ): Promise<void> {
-  const m = job.data.message;
-  await deps.queues.tracking.record(
-    job.data.orderKey,
-    {
-      at: new Date().toISOString(),
-      trackingId: job.data.trackingId,
-      jobId: job.id!,
-      kind: m.kind,
-      reportCode: m.kind === 'result' ? m.reportCode.code : undefined,
-      status: m.kind === 'result' ? m.status : (m.status ?? 'active'),
-      event,
-      detail,
-    },
-    also,
-    release,
-  );
+  await deps.queues.tracking.record(job.data.orderKey, jobEvent(job.data, job.id!, event, detail), also, release);
 }
 
 function errorText(err: unknown): string {

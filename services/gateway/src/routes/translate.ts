@@ -6,10 +6,9 @@
  */
 import {
   checkReportPrecedence,
+  guardFor,
   isEhrError,
-  orderGuard,
   planPush,
-  resultGuard,
   REPORT_KEY_SYSTEM,
   type EhrClient,
   type JsonPatchOperation,
@@ -139,9 +138,7 @@ async function diffOf(ehr: EhrClient, item: TranslatedItem): Promise<TranslatedI
       }
     }
     // The worker's own guards: an order never resets the EHR's report or moves its procedure back.
-    const message = item.message;
-    const guard = message.kind === 'result' ? resultGuard(message, item.bundle) : orderGuard(message, item.bundle);
-    const plan = await planPush(ehr, item.bundle, { guard });
+    const plan = await planPush(ehr, item.bundle, { guard: guardFor(item.message, item.bundle) });
     out.entries = plan.entries.map((e) => ({
       fullUrl: e.fullUrl,
       resourceType: e.resourceType,
