@@ -61,7 +61,7 @@ async function idsBySearch(repo: SandboxRepository, type: string, query: string)
   return (bundle.entry ?? []).map((e) => e.resource?.id as string);
 }
 
-/** What the search would find by checking every stored resource, in the store's order. */
+/** What the search would find by checking every stored resource with the token matcher, in the store's order. */
 async function idsByScan(repo: SandboxRepository, type: string, query: string): Promise<string[]> {
   const all = await repo.search({ resourceType: type as 'Patient', filters: [] });
   const search = parseSearchRequest(`${type}?${query}`);
