@@ -312,12 +312,26 @@ export function matchesSearch(resource: Resource, searchRequest: SearchRequest):
   );
 }
 
-/** Equal content, ignoring meta.versionId/lastUpdated, key order and empty values. */
+/**
+ * Equal content, ignoring meta.versionId/lastUpdated, key order and what @medplum/core's stringify drops
+ * (undefined, null and '' values, arrays and objects holding nothing else; inside a kept array they stay
+ * as null): the answer of canonicalContent(a) === canonicalContent(b), found by walking both resources in
+ * place (no serialization) and stopping at the first difference. A value JSON cannot hold (a function,
+ * NaN, a Date, ...) met on the way hands the pair to canonicalContent.
+ */
 export function sameContent(a: Resource, b: Resource): boolean {
-  return canonical(a) === canonical(b);
+  try {
+    return sameResource(a, b);
+  } catch (err) {
+    if (err === NOT_JSON) {
+      return canonicalContent(a) === canonicalContent(b);
+    }
+    throw err;
+  }
 }
 
-function canonical(resource: Resource): string {
+/** The content sameContent compares, as text: stringify's output without meta.versionId/lastUpdated, keys sorted. */
+export function canonicalContent(resource: Resource): string {
   const copy = JSON.parse(stringify(resource)) as Resource;
   if (copy.meta) {
     delete copy.meta.versionId;
@@ -341,4 +355,154 @@ function sortKeys(value: unknown): unknown {
     );
   }
   return value;
+}
+
+/** Thrown (and caught by sameContent) at a value outside JSON data, whose canonical form is not worked out here. */
+const NOT_JSON = new Error('not JSON data');
+
+const EMPTY = 0; // undefined, null, '': dropped by stringify
+const PRIMITIVE = 1; // a non-empty string, a finite number, a boolean
+const ARRAY = 2;
+const OBJECT = 3; // a plain object without toJSON
+
+type Obj = Record<string, unknown>;
+
+function kind(v: unknown): number {
+  if (v === undefined || v === null || v === '') {
+    return EMPTY;
+  }
+  switch (typeof v) {
+    case 'string':
+    case 'boolean':
+      return PRIMITIVE;
+    case 'number':
+      if (Number.isFinite(v)) {
+        return PRIMITIVE;
+      }
+      throw NOT_JSON; // NaN and Infinity serialize as null
+    case 'object': {
+      if (Array.isArray(v)) {
+        return ARRAY;
+      }
+      const proto: unknown = Object.getPrototypeOf(v);
+      if ((proto === Object.prototype || proto === null) && typeof (v as Obj).toJSON !== 'function') {
+        return OBJECT;
+      }
+      throw NOT_JSON;
+    }
+    default:
+      throw NOT_JSON; // function, symbol, bigint
+  }
+}
+
+/** Whether stringify drops the value altogether (inside an array: writes null). */
+function isEmptyValue(v: unknown): boolean {
+  switch (kind(v)) {
+    case EMPTY:
+      return true;
+    case PRIMITIVE:
+      return false;
+    case ARRAY:
+      for (const item of v as unknown[]) {
+        if (!isEmptyValue(item)) {
+          return false;
+        }
+      }
+      return true;
+    default:
+      for (const key in v as Obj) {
+        if (!isEmptyValue((v as Obj)[key])) {
+          return false;
+        }
+      }
+      return true;
+  }
+}
+
+function sameValue(a: unknown, b: unknown): boolean {
+  // Both kinds first: a decision is only taken on values whose serialized form is known.
+  const ka = kind(a);
+  const kb = kind(b);
+  if (ka === PRIMITIVE || kb === PRIMITIVE) {
+    return a === b;
+  }
+  if (ka === EMPTY) {
+    return isEmptyValue(b);
+  }
+  if (kb === EMPTY) {
+    return isEmptyValue(a);
+  }
+  if (ka === ARRAY && kb === ARRAY && (a as unknown[]).length === (b as unknown[]).length) {
+    // Same length: empty items on both sides are both null (or both arrays are dropped).
+    const xs = a as unknown[];
+    const ys = b as unknown[];
+    for (let i = 0; i < xs.length; i++) {
+      if (!sameValue(xs[i], ys[i])) {
+        return false;
+      }
+    }
+    return true;
+  }
+  if (ka === OBJECT && kb === OBJECT) {
+    return sameObject(a as Obj, b as Obj, false);
+  }
+  // An array against an object, or arrays of different lengths: equal only when both are dropped.
+  return isEmptyValue(a) && isEmptyValue(b);
+}
+
+function own(o: Obj, key: string): unknown {
+  return Object.hasOwn(o, key) ? o[key] : undefined;
+}
+
+/** Keys missing on one side count as undefined; `meta` skips versionId and lastUpdated. */
+function sameObject(a: Obj, b: Obj, meta: boolean): boolean {
+  for (const key in a) {
+    if (meta && (key === 'versionId' || key === 'lastUpdated')) {
+      continue;
+    }
+    if (!sameValue(a[key], own(b, key))) {
+      return false;
+    }
+  }
+  for (const key in b) {
+    if (meta && (key === 'versionId' || key === 'lastUpdated')) {
+      continue;
+    }
+    if (!Object.hasOwn(a, key) && !isEmptyValue(b[key])) {
+      return false;
+    }
+  }
+  return true;
+}
+
+function sameResource(a: Resource, b: Resource): boolean {
+  const ra = a as unknown as Obj;
+  const rb = b as unknown as Obj;
+  // stringify of nothing is '', which canonicalContent cannot parse: it throws, so must this.
+  if (kind(ra) !== OBJECT || kind(rb) !== OBJECT || isEmptyValue(ra) || isEmptyValue(rb)) {
+    throw NOT_JSON;
+  }
+  const ma = ra.meta;
+  const mb = rb.meta;
+  const kma = kind(ma);
+  const kmb = kind(mb);
+  // A meta that is not an object (not FHIR) is left to canonicalContent, as is its odd treatment there.
+  if ((kma !== EMPTY && kma !== OBJECT) || (kmb !== EMPTY && kmb !== OBJECT)) {
+    throw NOT_JSON;
+  }
+  // A meta left with nothing once versionId and lastUpdated are gone is dropped: an empty object does the same.
+  if (!sameObject(kma === EMPTY ? {} : (ma as Obj), kmb === EMPTY ? {} : (mb as Obj), true)) {
+    return false;
+  }
+  for (const key in ra) {
+    if (key !== 'meta' && !sameValue(ra[key], own(rb, key))) {
+      return false;
+    }
+  }
+  for (const key in rb) {
+    if (key !== 'meta' && !Object.hasOwn(ra, key) && !isEmptyValue(rb[key])) {
+      return false;
+    }
+  }
+  return true;
 }
