@@ -11,6 +11,7 @@ COPY fhir-profiles fhir-profiles
 COPY test/package.json test/package.json
 COPY bench/package.json bench/package.json
 COPY scripts scripts
+COPY patches patches
 COPY samples samples
 COPY tsconfig.base.json tsconfig.json ./
 RUN pnpm install --frozen-lockfile

@@ -2,27 +2,14 @@
  * The fast invariant evaluator must agree with @medplum/core's FHIRPath engine wherever it does
  * not decline: compared on every invariant of every typed node of the example corpora.
  */
-import fs from 'node:fs';
-import path from 'node:path';
-import { loadInvalidExamples, loadStructureDefinitions, loadValidExamples } from '@marrowbridge/fhir-profiles';
+import { loadStructureDefinitions } from '@marrowbridge/fhir-profiles';
 import type { TypedValue } from '@medplum/core';
 import { evalFhirPathTyped, toTypedValue, tryGetDataType } from '@medplum/core';
-import type { Resource } from '@medplum/fhirtypes';
-import { externalDir } from '../../../test/support/paths';
 import { loadBaseR4 } from '../src/definitions';
+import { corpusResources } from './fixtures';
 import { compileFast, evaluateFast } from '../src/fhirpath-lite';
 
 loadBaseR4();
-
-function jsonFiles(dir: string | undefined, out: string[] = []): string[] {
-  if (!dir) return out;
-  for (const name of fs.readdirSync(dir)) {
-    const p = path.join(dir, name);
-    if (fs.statSync(p).isDirectory()) jsonFiles(p, out);
-    else if (name.endsWith('.json')) out.push(p);
-  }
-  return out;
-}
 
 function medplum(expression: string, node: TypedValue, root: TypedValue): boolean {
   const out = evalFhirPathTyped(expression, [node], {
@@ -65,23 +52,7 @@ describe('fast FHIRPath evaluator', () => {
   });
 
   it('agrees with @medplum/core on every invariant over the example corpora', () => {
-    const files = [
-      ...jsonFiles(externalDir('fhir-examples', 'r4-core')),
-      ...jsonFiles(externalDir('fhir-test-cases', 'validator')),
-      ...jsonFiles(path.resolve(__dirname, '..', '..', 'fhir-mapping', 'test', 'golden')),
-    ];
-    const resources: Resource[] = [
-      ...loadValidExamples().map((e) => e.resource),
-      ...loadInvalidExamples().map((e) => e.resource),
-    ];
-    for (const f of files) {
-      try {
-        const r = JSON.parse(fs.readFileSync(f, 'utf8')) as Resource;
-        if (typeof r?.resourceType === 'string' && tryGetDataType(r.resourceType)) resources.push(r);
-      } catch {
-        // not JSON (the strict-JSON test cases)
-      }
-    }
+    const resources = corpusResources();
     const profileInvariants = loadStructureDefinitions().flatMap((sd) =>
       (sd.snapshot?.element ?? []).flatMap((e) =>
         (e.constraint ?? [])

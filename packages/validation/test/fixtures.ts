@@ -1,4 +1,9 @@
-/** Synthetic BMA resources (invented patient, MRN and order numbers) used by the validation tests. */
+/** Synthetic BMA resources (invented patient, MRN and order numbers) used by the validation tests, and the corpora. */
+import fs from 'node:fs';
+import path from 'node:path';
+import { loadInvalidExamples, loadValidExamples } from '@marrowbridge/fhir-profiles';
+import { tryGetDataType } from '@medplum/core';
+import { externalDir } from '../../../test/support/paths';
 import type {
   Bundle,
   BundleEntry,
@@ -124,4 +129,40 @@ export function orderBundle(): Bundle {
       }),
     ],
   };
+}
+
+function jsonFiles(dir: string | undefined, out: string[] = []): string[] {
+  if (!dir) return out;
+  for (const name of fs.readdirSync(dir)) {
+    const p = path.join(dir, name);
+    if (fs.statSync(p).isDirectory()) jsonFiles(p, out);
+    else if (name.endsWith('.json')) out.push(p);
+  }
+  return out;
+}
+
+/**
+ * Every resource of a known type in the corpora: the official R4 examples and the HL7 validator's test cases
+ * (../shared/external, where present), the mapping's golden Bundles, and the project profiles' valid and invalid
+ * examples. Needs base R4 indexed in @medplum/core (loadBaseR4) to tell known types.
+ */
+export function corpusResources(): Resource[] {
+  const files = [
+    ...jsonFiles(externalDir('fhir-examples', 'r4-core')),
+    ...jsonFiles(externalDir('fhir-test-cases', 'validator')),
+    ...jsonFiles(path.resolve(__dirname, '..', '..', 'fhir-mapping', 'test', 'golden')),
+  ];
+  const resources: Resource[] = [
+    ...loadValidExamples().map((e) => e.resource),
+    ...loadInvalidExamples().map((e) => e.resource),
+  ];
+  for (const f of files) {
+    try {
+      const r = JSON.parse(fs.readFileSync(f, 'utf8')) as Resource;
+      if (typeof r?.resourceType === 'string' && tryGetDataType(r.resourceType)) resources.push(r);
+    } catch {
+      // not JSON (the strict-JSON test cases)
+    }
+  }
+  return resources;
 }
