@@ -2,6 +2,7 @@ import {
   deepClone,
   isCreated,
   matchesSearchRequest,
+  notFound,
   OperationOutcomeError,
   preconditionFailed,
   stringify,
@@ -48,11 +49,23 @@ interface Journal {
  *   write methods below;
  * - readHistory without the in-place reverse() of the stored history (5.2.13 flips the order on
  *   every call), newest first, with request/response per entry, honouring _offset/_count;
- * - countByType() for tests and admin stats.
+ * - countByType() for tests and admin stats;
+ * - `shared`, reads without copies for the router's GET handlers.
  */
 export class SandboxRepository extends MemoryRepository {
   private readonly tokens = new TokenIndex();
   private journal?: Journal;
+  /** False only on `shared`. */
+  private copiesOut = true;
+
+  /**
+   * The same store, whose reads (readResource, readVersion, readHistory, identifier/_id searches) hand out
+   * the stored resources themselves, not copies. For the router's GET handlers, whose answers are only
+   * serialized: stored resources are never mutated (every write stores a new object), and a copy made
+   * only to be serialized and dropped was a third of a search's cost. Read-only: write through the
+   * repository itself. Its own reads keep copying, for callers that may change what they get.
+   */
+  readonly shared: SandboxRepository = sharedView(this);
 
   private get internals(): RepoInternals {
     return this as unknown as RepoInternals;
@@ -243,6 +256,32 @@ export class SandboxRepository extends MemoryRepository {
     return this.internals.resources.get(resourceType)?.get(id);
   }
 
+  override async readResource<T extends Resource>(resourceType: string, id: string): Promise<T> {
+    if (this.copiesOut) {
+      return super.readResource(resourceType, id);
+    }
+    const stored = this.peek(resourceType, id);
+    if (!stored) {
+      throw new OperationOutcomeError(notFound);
+    }
+    return stored as T;
+  }
+
+  override async readVersion<T extends Resource>(resourceType: string, id: string, versionId: string): Promise<T> {
+    if (this.copiesOut) {
+      return super.readVersion(resourceType, id, versionId);
+    }
+    await this.readResource(resourceType, id); // 404 when absent or deleted, as MemoryRepository
+    const version = this.internals.history
+      .get(resourceType)
+      ?.get(id)
+      ?.find((v) => v.meta?.versionId === versionId);
+    if (!version) {
+      throw new OperationOutcomeError(notFound);
+    }
+    return version as T;
+  }
+
   override async updateResource<T extends Resource>(resource: T, options?: UpdateResourceOptions): Promise<WithId<T>> {
     const existing = resource.id ? this.peek(resource.resourceType, resource.id) : undefined;
     if (existing && options?.ifMatch && existing.meta?.versionId !== options.ifMatch) {
@@ -274,7 +313,7 @@ export class SandboxRepository extends MemoryRepository {
     }
     const entry = page.map((r): BundleEntry<WithId<T>> => ({
       search: { mode: 'match' },
-      resource: deepClone(r) as WithId<T>,
+      resource: (this.copiesOut ? deepClone(r) : r) as WithId<T>,
     }));
     return { resourceType: 'Bundle', type: 'searchset', total: matches.length, ...(entry.length ? { entry } : {}) };
   }
@@ -289,7 +328,7 @@ export class SandboxRepository extends MemoryRepository {
     const offset = options?.offset ?? 0;
     const page = newestFirst.slice(offset, options?.limit === undefined ? undefined : offset + options.limit);
     const entry = page.map(({ v, i }): BundleEntry<T> => ({
-      resource: deepClone(v) as T,
+      resource: (this.copiesOut ? deepClone(v) : v) as T,
       request: { method: i === 0 ? 'POST' : 'PUT', url: i === 0 ? resourceType : `${resourceType}/${id}` },
       response: {
         status: i === 0 ? '201 Created' : '200 OK',
@@ -299,6 +338,13 @@ export class SandboxRepository extends MemoryRepository {
     }));
     return { resourceType: 'Bundle', type: 'history', total: versions.length, ...(entry.length ? { entry } : {}) };
   }
+}
+
+/** A view of repo (every method and field inherited) that reads without copies; see SandboxRepository.shared. */
+function sharedView(repo: SandboxRepository): SandboxRepository {
+  const view = Object.create(repo) as SandboxRepository;
+  Object.defineProperty(view, 'copiesOut', { value: false });
+  return view;
 }
 
 /** matchesSearchRequest, with the identifier/_id fast path. */

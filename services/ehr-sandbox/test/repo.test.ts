@@ -254,3 +254,54 @@ describe('atomically', () => {
     expect(repo.countByType()).toEqual({});
   });
 });
+
+describe('shared reads', () => {
+  test('shared hands out the stored resources; the repository’s own reads still copy', async () => {
+    const repo = new SandboxRepository();
+    const created: Resource = await repo.createResource({
+      resourceType: 'Patient',
+      id: 'a',
+      identifier: [{ value: 'v' }],
+    });
+    const versionId = created.meta?.versionId as string;
+    const stored = repo.peek('Patient', 'a');
+    const search = parseSearchRequest('Patient?identifier=v');
+
+    expect(await repo.shared.readResource('Patient', 'a')).toBe(stored);
+    expect(await repo.shared.readVersion('Patient', 'a', versionId)).toBe(stored);
+    expect((await repo.shared.readHistory('Patient', 'a')).entry?.[0]?.resource).toBe(stored);
+    expect((await repo.shared.search(search)).entry?.[0]?.resource).toBe(stored);
+
+    const copies = [
+      await repo.readResource('Patient', 'a'),
+      await repo.readVersion('Patient', 'a', versionId),
+      (await repo.readHistory('Patient', 'a')).entry?.[0]?.resource,
+      (await repo.search(search)).entry?.[0]?.resource,
+    ];
+    for (const copy of copies) {
+      expect(copy).not.toBe(stored);
+      expect(copy).toEqual(stored);
+    }
+
+    // Same answers as the repository's own reads for what is not there.
+    await expect(repo.shared.readResource('Patient', 'nope')).rejects.toThrow('Not found');
+    await expect(repo.shared.readVersion('Patient', 'a', 'nope')).rejects.toThrow('Not found');
+    await repo.deleteResource('Patient', 'a');
+    await expect(repo.shared.readResource('Patient', 'a')).rejects.toThrow('Not found');
+    await expect(repo.readResource('Patient', 'a')).rejects.toThrow('Not found');
+  });
+
+  test('shared sees every write made through the repository, rollbacks included', async () => {
+    const repo = new SandboxRepository();
+    await repo.createResource({ resourceType: 'Patient', id: 'a', active: true });
+    await expect(
+      repo.atomically(async () => {
+        await repo.updateResource({ resourceType: 'Patient', id: 'a', active: false });
+        expect(await repo.shared.readResource('Patient', 'a')).toMatchObject({ active: false });
+        throw new Error('fails');
+      }),
+    ).rejects.toThrow('fails');
+    expect(await repo.shared.readResource('Patient', 'a')).toMatchObject({ active: true });
+    expect((await repo.shared.readHistory('Patient', 'a')).total).toBe(1);
+  });
+});

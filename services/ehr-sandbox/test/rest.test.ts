@@ -201,6 +201,37 @@ describe('ehr-sandbox REST (auth off)', () => {
     expect((await fhir(sb, 'NoSuchType?x=1')).status).toBe(404);
   });
 
+  test('reads, searches, history and batch GETs hand out stored resources without changing them', async () => {
+    // The GET handlers read the store without copies; nothing they add to an answer may reach it.
+    const created = await fhir(sb, 'Patient', { method: 'POST', body: patient('MRN-700') });
+    const id = created.body.id as string;
+    await fhir(sb, `Patient/${id}`, { method: 'PUT', body: { ...patient('MRN-700'), id, active: true } });
+    const stored = (): unknown => JSON.parse(JSON.stringify(sb.repo.peek('Patient', id)));
+    const before = stored();
+    const answers = [
+      await fhir(sb, `Patient/${id}`),
+      await fhir(sb, `Patient/${id}/_history/${created.body.meta.versionId}`),
+      await fhir(sb, `Patient/${id}/_history`),
+      await fhir(sb, `Patient?identifier=${MRN_SYSTEM}|MRN-700`),
+      await fhir(sb, '', {
+        method: 'POST',
+        body: {
+          resourceType: 'Bundle',
+          type: 'batch',
+          entry: [
+            { request: { method: 'GET', url: `Patient/${id}` } },
+            { request: { method: 'GET', url: `Patient?identifier=${MRN_SYSTEM}|MRN-700` } },
+          ],
+        },
+      }),
+    ];
+    expect(answers.map((a) => a.status)).toEqual([200, 200, 200, 200, 200]);
+    expect(answers[3].body.entry[0].fullUrl).toBe(`${sb.baseUrl}/Patient/${id}`);
+    expect(answers[4].body.entry[1].resource.entry[0].resource).toEqual(before);
+    expect(stored()).toEqual(before);
+    expect(stored()).not.toHaveProperty('fullUrl');
+  });
+
   test('JSON Patch (application/json-patch+json), with If-Match and a failing test op', async () => {
     const created = (await fhir(sb, 'Patient', { method: 'POST', body: patient('MRN-107') })).body;
     const patched = await fhir(sb, `Patient/${created.id}`, {

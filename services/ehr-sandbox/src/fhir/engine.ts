@@ -390,7 +390,8 @@ export class FhirEngine {
     }
     search.count = undefined;
     search.offset = undefined;
-    const bundle = await this.repo.search(search);
+    // Only the ids are read: no copies.
+    const bundle = await this.repo.shared.search(search);
     return (bundle.entry ?? [])
       .map((e) => e.resource?.id as string)
       .filter((id) => id && !state.deleted.has(`${resourceType}/${id}`));
@@ -583,7 +584,7 @@ export class FhirEngine {
         return stored2result(plan.createsByUpdate ? 201 : 200, stored);
       }
       case 'noop':
-        return stored2result(200, await repo.readResource(resourceType, id as string));
+        return stored2result(200, await repo.shared.readResource(resourceType, id as string));
       case 'patch':
         return stored2result(200, await this.patch(plan));
       case 'delete':
@@ -601,7 +602,8 @@ export class FhirEngine {
             params: {},
             query: {},
           },
-          repo,
+          // The answer is only serialized: no copies (see SandboxRepository.shared).
+          repo.shared,
         );
         if (!isOk(outcome)) {
           throw new HttpError(getStatus(outcome), stripOutcomeId(outcome));
@@ -614,7 +616,8 @@ export class FhirEngine {
 
   /** Applies the patch on a scratch copy, validates the result, then writes it with If-Match. */
   private async patch(plan: Plan): Promise<Resource> {
-    const current = await this.repo.readResource(plan.resourceType, plan.id as string);
+    // Not changed here: the scratch repository below stores its own copy.
+    const current = await this.repo.shared.readResource(plan.resourceType, plan.id as string);
     if (plan.ifMatch && current.meta?.versionId !== plan.ifMatch) {
       throw httpError(412, 'conflict', `Version mismatch: ${plan.resourceType}/${plan.id} has changed`);
     }

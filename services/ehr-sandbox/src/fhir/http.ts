@@ -332,7 +332,8 @@ async function bundle(deps: FhirHttpDeps, req: Request, res: Response, authorize
 async function routeGet(deps: FhirHttpDeps, url: string): Promise<Resource> {
   const [outcome, resource] = await deps.router.handleRequest(
     { method: 'GET' as HttpMethod, url, pathname: '', body: undefined, params: {}, query: {} },
-    deps.repo,
+    // The answer is only serialized (entries get a fullUrl, resources are not changed): no copies.
+    deps.repo.shared,
   );
   if (!isOk(outcome) || !resource) {
     throw new HttpError(getStatus(outcome), stripOutcomeId(outcome));
