@@ -5,13 +5,12 @@ import type { DeliveryQueues } from '@marrowbridge/queue';
 import type { Validator } from '@marrowbridge/validation';
 import type { StructureDefinition } from '@medplum/fhirtypes';
 import express, { type Express } from 'express';
-import helmet from 'helmet';
 import type { Logger } from 'pino';
 import type { Authenticator } from './auth';
 import type { GatewayConfig } from './config';
 import { errorHandler, notFound } from './http';
 import { IntakeService } from './intake-service';
-import { httpLogger, routeOf } from './logging';
+import { httpLogger } from './logging';
 import type { GatewayMetrics } from './metrics';
 import { adminRoutes } from './routes/admin';
 import { fhirRoutes } from './routes/fhir';
@@ -19,6 +18,7 @@ import { intakeRoutes } from './routes/intake';
 import { opsRoutes } from './routes/ops';
 import { trackingRoutes } from './routes/tracking';
 import { translateRoutes } from './routes/translate';
+import { securityHeaders } from './security-headers';
 
 export interface GatewayDeps {
   config: GatewayConfig;
@@ -66,21 +66,10 @@ export function createGatewayApp(deps: GatewayDeps, intake?: IntakeService): Exp
   app.disable('x-powered-by');
   app.set('etag', false);
   app.set('query parser', 'simple');
-  app.use(httpLogger(deps.log));
-  app.use((req, res, next) => {
-    const start = process.hrtime.bigint();
-    res.on('finish', () => {
-      const seconds = Number(process.hrtime.bigint() - start) / 1e9;
-      deps.metrics.observeHttp(req.method, routeOf(req), res.statusCode, seconds);
-    });
-    next();
-  });
   app.use(
-    helmet({
-      // JSON and HL7 only (the dashboard sets its own policy).
-      contentSecurityPolicy: { directives: { defaultSrc: ["'none'"], frameAncestors: ["'none'"] } },
-    }),
+    httpLogger(deps.log, (method, route, status, seconds) => deps.metrics.observeHttp(method, route, status, seconds)),
   );
+  app.use(securityHeaders());
 
   app.use(opsRoutes(all));
   app.use(intakeRoutes(all));

@@ -4,10 +4,9 @@
  * messages built from input (they can carry patient names, identifiers and birth dates).
  */
 import { randomUUID } from 'node:crypto';
-import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { IncomingMessage } from 'node:http';
 import type { Request, RequestHandler } from 'express';
 import pino, { type DestinationStream, type Logger } from 'pino';
-import { pinoHttp } from 'pino-http';
 
 export function createLogger(level: string, destination?: DestinationStream): Logger {
   return pino(
@@ -31,6 +30,16 @@ export function createLogger(level: string, destination?: DestinationStream): Lo
   );
 }
 
+declare global {
+  // eslint-disable-next-line @typescript-eslint/no-namespace
+  namespace Express {
+    interface Request {
+      /** The request's logger: every line it writes carries the request id (set by httpLogger). */
+      log: Logger;
+    }
+  }
+}
+
 const REQUEST_ID = /^[A-Za-z0-9._:-]{1,80}$/;
 
 /** The route template a request matched (e.g. /orders/:id), never the concrete path. */
@@ -41,28 +50,48 @@ export function routeOf(req: IncomingMessage): string {
   return '(unmatched)';
 }
 
-export function httpLogger(log: Logger): RequestHandler {
-  return pinoHttp({
-    logger: log,
-    quietReqLogger: true,
-    customAttributeKeys: { reqId: 'reqId' },
-    genReqId(req: IncomingMessage, res: ServerResponse) {
-      const incoming = req.headers['x-request-id'];
-      const id = typeof incoming === 'string' && REQUEST_ID.test(incoming) ? incoming : randomUUID();
-      res.setHeader('X-Request-Id', id);
-      return id;
-    },
-    serializers: {
-      // Serialized when the request starts: the route is added when it ends (below).
-      req: (req: { method?: string }) => ({ method: req.method }),
-      res: (res: { statusCode?: number }) => ({ statusCode: res.statusCode }),
-      err: (err: Error) => ({ type: err.name }),
-    },
-    customLogLevel: (_req, res, err) => (err || res.statusCode >= 500 ? 'error' : 'info'),
-    customSuccessObject: (req, _res, value: Record<string, unknown>) => ({ ...value, route: routeOf(req) }),
-    customErrorObject: (req, _res, _err, value: Record<string, unknown>) => ({ ...value, route: routeOf(req) }),
-    customSuccessMessage: () => 'request completed',
-    customErrorMessage: () => 'request failed',
-    autoLogging: { ignore: (req) => req.url === '/healthz' || req.url === '/readyz' || req.url === '/metrics' },
-  }) as unknown as RequestHandler;
+/** Requests that write no access line (probes and scrapes), by their exact URL as pino-http matched them. */
+const QUIET_URLS = new Set(['/healthz', '/readyz', '/metrics']);
+
+/** Called once per answered request with its duration, for the HTTP metrics. */
+export type HttpObserver = (method: string, route: string, status: number, seconds: number) => void;
+
+/**
+ * Gives each request its id (X-Request-Id, echoed when it is plain, else a new UUID) and `req.log`, a child
+ * logger carrying it, and writes one access line when the answer is sent: method, route template, status,
+ * duration in ms. Nothing else of the request or the answer is copied: pino-http's serializers copied every
+ * header of both for each request, to keep two fields. The same clock feeds `observe` (the HTTP metrics).
+ */
+export function httpLogger(log: Logger, observe?: HttpObserver): RequestHandler {
+  return (req, res, next) => {
+    const start = process.hrtime.bigint();
+    const incoming = req.headers['x-request-id'];
+    const reqId = typeof incoming === 'string' && REQUEST_ID.test(incoming) ? incoming : randomUUID();
+    res.setHeader('X-Request-Id', reqId);
+    const reqLog = log.child({ reqId });
+    req.log = reqLog;
+    const quiet = QUIET_URLS.has(req.url);
+    let logged = false;
+    const accessLine = (failed = false) => {
+      if (logged || quiet) return;
+      logged = true;
+      const responseTime = Math.round(Number(process.hrtime.bigint() - start) / 1e6);
+      const line = {
+        req: { method: req.method },
+        res: { statusCode: res.statusCode },
+        responseTime,
+        route: routeOf(req),
+      };
+      if (failed || res.statusCode >= 500) reqLog.error(line, 'request failed');
+      else reqLog.info(line, 'request completed');
+    };
+    res.once('finish', () => {
+      if (observe) observe(req.method, routeOf(req), res.statusCode, Number(process.hrtime.bigint() - start) / 1e9);
+      accessLine();
+    });
+    // An answer cut short (the client went away) is logged too, with the status it had then.
+    res.once('close', () => accessLine());
+    res.once('error', () => accessLine(true));
+    next();
+  };
 }
