@@ -86,7 +86,7 @@ function translateJson(input: Buffer | string, options: IntakeOptions): MessageR
   const parsed = parseCanonicalJson(input, { maxBytes: options.maxBytes ?? DEFAULT_MAX_BYTES });
   if (!parsed.ok) return { ok: false, format: 'json', outcome: outcomeFromInputErrors(parsed.errors) };
   // JSON escapes can make strings that are not Unicode (a lone surrogate, "\ud800"); FHIR strings must be.
-  const notUnicode = loneSurrogatePath(parsed.value);
+  const notUnicode = mayHoldLoneSurrogate(input) ? loneSurrogatePath(parsed.value) : undefined;
   if (notUnicode !== undefined) {
     return {
       ok: false,
@@ -183,6 +183,15 @@ function mapItems(
     const kind = err instanceof Error ? err.name : typeof err;
     return { ok: false, reason: `the message cannot be mapped to FHIR (${kind})`, duplicateKey: false };
   }
+}
+
+/**
+ * False when the parsed document cannot hold a lone surrogate, so that the walk over all its values is skipped.
+ * Bytes that parsed are valid UTF-8, which cannot encode a surrogate: one can only come from a \uD800–\uDFFF
+ * escape, which starts with the bytes \ud or \uD. A string may hold one as it is: it is always walked.
+ */
+function mayHoldLoneSurrogate(input: Buffer | string): boolean {
+  return typeof input === 'string' || input.includes('\\ud') || input.includes('\\uD');
 }
 
 const LONE_SURROGATE = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/;

@@ -88,4 +88,38 @@ describe('translateInput never throws on input (found by the fuzz test, test/cha
       expect(r.outcome.issue[0].details?.text).toMatch(/not valid Unicode/);
     }
   });
+
+  // Bytes are walked for lone surrogates only when they hold a \ud or \uD escape: each spelling must still be caught.
+  /** The sample as JSON text with `literal` (JSON text, quotes included) as its first observation's code. */
+  const withCode = (literal: string) => {
+    const doc = result();
+    doc.observations[0].code.code = 'PLACEHOLDER';
+    return JSON.stringify(doc).replace('"PLACEHOLDER"', literal);
+  };
+  it.each([
+    ['a lower-case high surrogate escape', '"X\\ud800"', '/observations/0/code/code'],
+    ['an upper-case low surrogate escape', '"X\\uDC00"', '/observations/0/code/code'],
+    ['a reversed pair', '"\\uDE00\\uD83D"', '/observations/0/code/code'],
+  ])('rejects %s in bytes with its path', (_what, literal, path) => {
+    const [r] = translateInput(Buffer.from(withCode(literal), 'utf8'));
+    expect(r.ok).toBe(false);
+    if (!r.ok) expect(r.outcome.issue[0].expression).toEqual([path]);
+  });
+
+  it('accepts bytes with a surrogate pair escape, an escaped backslash before "ud800", and raw non-BMP text', () => {
+    for (const literal of ['"X\\ud83d\\ude00"', '"X\\\\ud800"', '"X\u{1F600}"']) {
+      const text = withCode(literal);
+      expect(text).toContain(literal);
+      const [r] = translateInput(Buffer.from(text, 'utf8'));
+      expect(r.ok).toBe(true);
+    }
+  });
+
+  it('rejects a lone surrogate that a string holds as it is (no escape)', () => {
+    const text = withCode('"X\ud800"');
+    expect(text).not.toContain('\\u');
+    const [r] = translateInput(text);
+    expect(r.ok).toBe(false);
+    if (!r.ok) expect(r.outcome.issue[0].expression).toEqual(['/observations/0/code/code']);
+  });
 });
