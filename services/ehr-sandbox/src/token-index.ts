@@ -140,6 +140,10 @@ function identifierKeys(resource: Resource): string[] | undefined {
   return [...keys];
 }
 
+function sameKeys(a: string[], b: string[]): boolean {
+  return a.length === b.length && a.every((k, i) => k === b[i]);
+}
+
 interface TypeIndex {
   /** Insertion rank of each stored id: matches are returned in the store's (Map) order, as a scan finds them. */
   rank: Map<string, number>;
@@ -161,7 +165,12 @@ export class TokenIndex {
   /** Brings the index in line with the stored resource (undefined: no longer stored). */
   update(resourceType: string, id: string, stored: Resource | undefined): void {
     const t = this.typeIndex(resourceType);
-    for (const key of t.keysOf.get(id) ?? []) {
+    const keys = stored && identifierKeys(stored);
+    const before = t.keysOf.get(id);
+    if (keys && before && sameKeys(keys, before)) {
+      return; // a new version with the same identifiers (the usual update): nothing to move
+    }
+    for (const key of before ?? []) {
       const ids = t.idsOf.get(key) as Set<string>;
       ids.delete(id);
       if (ids.size === 0) {
@@ -177,7 +186,6 @@ export class TokenIndex {
     if (!t.rank.has(id)) {
       t.rank.set(id, t.nextRank++);
     }
-    const keys = identifierKeys(stored);
     if (!keys) {
       t.irregular.add(id);
       return;

@@ -232,6 +232,20 @@ describe('ehr-sandbox REST (auth off)', () => {
     expect(stored()).not.toHaveProperty('fullUrl');
   });
 
+  test('JSON answers to writes carry the content type and the byte length of their body', async () => {
+    // Non-ASCII text: a length in characters would cut the body short.
+    const res = await fetch(`${sb.baseUrl}/Patient`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/fhir+json' },
+      body: JSON.stringify(patient('MRN-710', 'Zoë-Ünal')),
+    });
+    const bytes = Buffer.from(await res.arrayBuffer());
+    expect(res.status).toBe(201);
+    expect(res.headers.get('content-type')).toBe('application/fhir+json; charset=utf-8');
+    expect(Number(res.headers.get('content-length'))).toBe(bytes.length);
+    expect(JSON.parse(bytes.toString('utf8')).name[0].family).toBe('Zoë-Ünal');
+  });
+
   test('JSON Patch (application/json-patch+json), with If-Match and a failing test op', async () => {
     const created = (await fhir(sb, 'Patient', { method: 'POST', body: patient('MRN-107') })).body;
     const patched = await fhir(sb, `Patient/${created.id}`, {

@@ -35,6 +35,7 @@ export interface EntryInput {
   method: string;
   /** Relative to the base (`Patient/1`, `Patient?identifier=...`), or absolute under the base. */
   url: string;
+  /** Owned by the engine from here on: its references are rewritten in place (a freshly parsed request body). */
   resource?: Resource;
   /** The bare version id (already taken out of `W/"..."`). */
   ifMatch?: string;
@@ -703,7 +704,8 @@ function requireResource(input: EntryInput, resourceType: string): Resource {
       `Resource type "${String(resource.resourceType)}" does not match the URL's "${resourceType}"`,
     );
   }
-  return JSON.parse(JSON.stringify(resource)) as Resource;
+  // Not copied: it is the engine's own (see EntryInput.resource), and what is stored is a copy anyway.
+  return resource;
 }
 
 /**

@@ -425,7 +425,18 @@ function hasBody(req: Request): boolean {
 }
 
 export function sendJson(res: Response, status: number, body: unknown): void {
-  res.status(status).set('Content-Type', FHIR_JSON).send(JSON.stringify(body));
+  const json = JSON.stringify(body);
+  const method = res.req.method;
+  if (method === 'GET' || method === 'HEAD') {
+    // express's send: HEAD without a body, and 304 when the request's conditional headers match.
+    res.status(status).set('Content-Type', FHIR_JSON).send(json);
+    return;
+  }
+  // What send does for other methods, without its content-type parsing and copy of the body to a Buffer.
+  res.statusCode = status;
+  res.setHeader('Content-Type', FHIR_JSON);
+  res.setHeader('Content-Length', Buffer.byteLength(json));
+  res.end(json);
 }
 
 export function sendError(res: Response, e: HttpError): void {
