@@ -133,7 +133,7 @@ export class EhrClient {
   }
 
   private async requestOnce<T>(method: string, path: string, options: RequestOptions): Promise<EhrResponse<T>> {
-    const what = describeRequest(method, path);
+    // describeRequest is for error messages only: not worked out for the answers that are not errors.
     const url = path === '' ? this.baseUrl : `${this.baseUrl}/${path.replace(/^\/+/, '')}`;
     const headers: Record<string, string> = {
       accept: FHIR_JSON,
@@ -150,9 +150,9 @@ export class EhrClient {
       const h = token ? { ...headers, authorization: `Bearer ${token}` } : headers;
       try {
         const res = await this.exchange(url, method, h, body);
-        return { status: res.status, headers: res.headers, body: parseJson(res.text) as T | undefined };
+        return responseOf(res.status, res.headers, parseJson(res.text) as T | undefined);
       } catch (err) {
-        throw errorFromException(what, err, this.timeoutMs);
+        throw errorFromException(describeRequest(method, path), err, this.timeoutMs);
       }
     };
 
@@ -163,6 +163,7 @@ export class EhrClient {
       token = await this.auth.getToken();
       res = await send(token);
       if (res.status === 401) {
+        const what = describeRequest(method, path);
         throw new EhrError({
           kind: 'permanent',
           category: 'auth',
@@ -173,7 +174,7 @@ export class EhrClient {
       }
     }
     if (res.status < 200 || res.status > 299) {
-      throw errorFromResponse(what, res.status, res.headers, res.body, this.now());
+      throw errorFromResponse(describeRequest(method, path), res.status, res.headers, res.body, this.now());
     }
     return res;
   }
@@ -188,7 +189,7 @@ export class EhrClient {
     method: string,
     headers: Record<string, string>,
     body: string | undefined,
-  ): Promise<{ status: number; headers: Headers; text: string }> {
+  ): Promise<{ status: number; headers: IncomingHttpHeaders; text: string }> {
     const target = new URL(url);
     const secure = target.protocol === 'https:';
     const agent = secure ? (this.httpsAgent ??= new https.Agent({ keepAlive: true })) : this.httpAgent;
@@ -199,7 +200,7 @@ export class EhrClient {
         res.on('end', () => {
           clearTimeout(timer);
           const text = Buffer.concat(chunks).toString();
-          resolve({ status: res.statusCode ?? 0, headers: toHeaders(res.headers), text });
+          resolve({ status: res.statusCode ?? 0, headers: res.headers, text });
         });
         res.on('aborted', () => req.destroy(Object.assign(new Error('answer cut off'), { code: 'ECONNRESET' })));
       });
@@ -458,7 +459,6 @@ export interface GetAnswer {
 }
 
 function batchAnswer(path: string, entry: BundleEntry | undefined): GetAnswer {
-  const what = describeRequest('GET', path);
   const status = parseInt(entry?.response?.status ?? '', 10);
   if (!Number.isFinite(status)) {
     return {
@@ -466,7 +466,7 @@ function batchAnswer(path: string, entry: BundleEntry | undefined): GetAnswer {
       error: new EhrError({
         kind: 'transient',
         category: 'invalid-response',
-        reason: `${what}: the batch response has no status for this entry`,
+        reason: `${describeRequest('GET', path)}: the batch response has no status for this entry`,
       }),
     };
   }
@@ -474,7 +474,7 @@ function batchAnswer(path: string, entry: BundleEntry | undefined): GetAnswer {
     return { status, resource: entry?.resource };
   }
   const outcome = entry?.response?.outcome ?? entry?.resource;
-  return { status, error: errorFromResponse(what, status, new Headers(), outcome) };
+  return { status, error: errorFromResponse(describeRequest('GET', path), status, NO_HEADERS, outcome) };
 }
 
 /** The matches of a searchset Bundle (entries with search.mode "match" or no mode, of the searched type). */
@@ -538,6 +538,23 @@ function encodeQuery(usp: URLSearchParams): string {
   const parts: string[] = [];
   usp.forEach((value, name) => parts.push(`${encodeURIComponent(name)}=${encodeURIComponent(value)}`));
   return parts.join('&');
+}
+
+const NO_HEADERS = { get: (): null => null };
+
+/**
+ * An answer whose fetch Headers are built from node:http's header object only when asked for: the batch reads
+ * and the transaction of a push never look at them (only writes, for Location and ETag, and errors do).
+ */
+function responseOf<T>(status: number, incoming: IncomingHttpHeaders, body: T | undefined): EhrResponse<T> {
+  let headers: Headers | undefined;
+  return {
+    status,
+    get headers() {
+      return (headers ??= toHeaders(incoming));
+    },
+    body,
+  };
 }
 
 /** node:http's header object as a fetch Headers (what EhrResponse exposes). */

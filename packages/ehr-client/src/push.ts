@@ -98,6 +98,8 @@ interface WorkEntry {
   resourceType: ResourceType;
   resource: Resource;
   key: EntryKey;
+  /** The `reference` strings of the resource as given, in document order (walked once per push). */
+  references: string[];
 }
 
 interface Existing {
@@ -157,7 +159,10 @@ export async function planPush(
 }
 
 /** The conditional references of a Bundle: those an entry's own conditional URL answers, and those to search. */
-function conditionalReferences(bundle: Bundle): { local: Map<string, string>; wanted: string[] } {
+function conditionalReferences(
+  bundle: Bundle,
+  entries: readonly WorkEntry[],
+): { local: Map<string, string>; wanted: string[] } {
   const local = new Map<string, string>();
   for (const entry of bundle.entry ?? []) {
     const url = entry.request?.url;
@@ -166,8 +171,8 @@ function conditionalReferences(bundle: Bundle): { local: Map<string, string>; wa
     }
   }
   const wanted = new Set<string>();
-  for (const entry of bundle.entry ?? []) {
-    for (const ref of collectReferences(entry.resource)) {
+  for (const entry of entries) {
+    for (const ref of entry.references) {
       if (!local.has(ref) && parseConditionalReference(ref)) {
         wanted.add(ref);
       }
@@ -179,10 +184,10 @@ function conditionalReferences(bundle: Bundle): { local: Map<string, string>; wa
 /** Parsed entries with their conditional references resolved, and the first round of reads. */
 async function prepare(client: EhrClient, bundle: Bundle): Promise<{ entries: WorkEntry[]; lookup: Lookup }> {
   const entries = parseEntries(bundle);
-  const { local, wanted } = conditionalReferences(bundle);
+  const { local, wanted } = conditionalReferences(bundle, entries);
   const lookup = await lookUp(client, entries, wanted);
   for (const e of entries) {
-    // A deep copy: nothing a push does can reach the caller's Bundle.
+    // Copy on write: the caller's Bundle is never modified, and nothing a push does modifies a resource in place.
     e.resource = rewriteReferences(e.resource, (ref) => local.get(ref) ?? lookup.references.get(ref));
   }
   return { entries, lookup };
@@ -312,7 +317,7 @@ function parseEntries(bundle: Bundle): WorkEntry[] {
     fullUrls.add(e.fullUrl);
   }
   for (const e of entries) {
-    if (collectReferences(e.resource).some((ref) => isUrnUuid(ref) && !fullUrls.has(ref))) {
+    if (e.references.some((ref) => isUrnUuid(ref) && !fullUrls.has(ref))) {
       throw invalidBundle(`entry ${e.index} (${e.resourceType}): a urn:uuid reference names no entry of the Bundle`);
     }
   }
@@ -343,8 +348,7 @@ function parseEntry(entry: BundleEntry, index: number): WorkEntry {
     );
   }
   const fullUrl = entry.fullUrl ?? (key.kind === 'id' ? `${resourceType}/${key.id}` : `entry-${index}`);
-  // Not copied here: prepare() replaces it with rewriteReferences' deep copy before anything uses it.
-  return { index, fullUrl, resourceType, resource, key };
+  return { index, fullUrl, resourceType, resource, key, references: collectReferences(resource) };
 }
 
 /** The EHR's current copy of one entry (by its conditional key or id), or undefined. */

@@ -1,9 +1,10 @@
 import type { Resource } from '@medplum/fhirtypes';
 
 /**
- * Returns a copy of `value` where every `reference` string (Reference.reference, wherever it sits) is passed
- * through `map`: a string replaces it, undefined keeps it, null removes the whole Reference (from its array, or
- * the property holding it).
+ * Returns `value` with every `reference` string (Reference.reference, wherever it sits) passed through `map`: a
+ * string replaces it, undefined keeps it, null removes the whole Reference (from its array, or the property
+ * holding it). Copy on write: only the objects and arrays on the path to a changed reference are copied; the rest
+ * is shared with `value` (which is never modified), so callers must not modify the result in place either.
  */
 export function rewriteReferences<T>(value: T, map: (reference: string) => string | null | undefined): T {
   return rewrite(value, map) as T;
@@ -11,16 +12,22 @@ export function rewriteReferences<T>(value: T, map: (reference: string) => strin
 
 const REMOVE = Symbol('remove');
 
+// A push rewrote every resource twice as full deep copies, though a resource holds only a few references: most of
+// what it allocated was garbage copies of codings and quantities that nothing changed.
 function rewrite(value: unknown, map: (reference: string) => string | null | undefined): unknown {
   if (Array.isArray(value)) {
-    const out: unknown[] = [];
-    for (const item of value) {
+    let out: unknown[] | undefined;
+    for (let i = 0; i < value.length; i++) {
+      const item: unknown = value[i];
       const r = rewrite(item, map);
-      if (r !== REMOVE) {
+      if (r !== item && out === undefined) {
+        out = value.slice(0, i);
+      }
+      if (out !== undefined && r !== REMOVE) {
         out.push(r);
       }
     }
-    return out;
+    return out ?? value;
   }
   if (value && typeof value === 'object') {
     const obj = value as Record<string, unknown>;
@@ -29,14 +36,32 @@ function rewrite(value: unknown, map: (reference: string) => string | null | und
       if (mapped === null) {
         return REMOVE;
       }
-      if (mapped !== undefined) {
+      if (mapped !== undefined && mapped !== obj.reference) {
         // A Reference has no nested References worth visiting except in its extensions; keep it simple.
         return { ...obj, reference: mapped };
       }
+      if (mapped !== undefined) {
+        return obj;
+      }
     }
-    const out: Record<string, unknown> = {};
-    for (const [key, v] of Object.entries(obj)) {
+    const keys = Object.keys(obj);
+    let out: Record<string, unknown> | undefined;
+    for (let i = 0; i < keys.length; i++) {
+      const key = keys[i];
+      const v = obj[key];
       const r = rewrite(v, map);
+      if (r === v) {
+        if (out !== undefined) {
+          out[key] = v;
+        }
+        continue;
+      }
+      if (out === undefined) {
+        out = {};
+        for (let k = 0; k < i; k++) {
+          out[keys[k]] = obj[keys[k]];
+        }
+      }
       if (r === REMOVE) {
         continue;
       }
@@ -45,7 +70,7 @@ function rewrite(value: unknown, map: (reference: string) => string | null | und
       }
       out[key] = r;
     }
-    return out;
+    return out ?? obj;
   }
   return value;
 }

@@ -144,4 +144,29 @@ describe('rewriteReferences', () => {
     });
     expect(r.specimen).toEqual([{ reference: 'urn:uuid:b' }]);
   });
+
+  it('copies only the path to a changed reference and shares the rest with the input', () => {
+    const coding = { system: 'http://loinc.org', code: '1-8' };
+    const r = {
+      resourceType: 'Observation',
+      code: { coding: [coding] },
+      subject: { reference: 'urn:uuid:a' },
+      hasMember: [{ reference: 'Observation/1' }, { reference: 'urn:uuid:a' }],
+    };
+    const before = structuredClone(r);
+    const out = rewriteReferences(r, (ref) => (ref === 'urn:uuid:a' ? 'Patient/1' : undefined));
+    expect(out).toEqual({
+      ...before,
+      subject: { reference: 'Patient/1' },
+      hasMember: [{ reference: 'Observation/1' }, { reference: 'Patient/1' }],
+    });
+    expect(r).toEqual(before);
+    expect(out).not.toBe(r);
+    expect(out.code).toBe(r.code);
+    expect(out.hasMember).not.toBe(r.hasMember);
+    expect(out.hasMember[0]).toBe(r.hasMember[0]);
+    // Nothing to change: the very same object comes back.
+    expect(rewriteReferences(r, () => undefined)).toBe(r);
+    expect(rewriteReferences(r, (ref) => ref)).toBe(r);
+  });
 });
