@@ -90,10 +90,16 @@ export class TrackingStore {
     const resources = also.resources ?? [];
     if (resources.length > 0) {
       const key = `${this.p}:order:${orderKey}:resources`;
-      const types = new Set(resources.map((r) => r.resourceType));
-      for (const r of resources) ops.add('sadd', `${key}:${r.resourceType}`, r.reference);
-      ops.add('sadd', key, ...types).add('expire', key, RETENTION_SECONDS);
-      for (const t of types) ops.add('expire', `${key}:${t}`, RETENTION_SECONDS);
+      // One SADD per resource type (a result update's 8 Observations are one), not one per resource.
+      const byType = new Map<string, string[]>();
+      for (const r of resources) {
+        const refs = byType.get(r.resourceType);
+        if (refs) refs.push(r.reference);
+        else byType.set(r.resourceType, [r.reference]);
+      }
+      for (const [t, refs] of byType) ops.add('sadd', `${key}:${t}`, ...refs);
+      ops.add('sadd', key, ...byType.keys()).add('expire', key, RETENTION_SECONDS);
+      for (const t of byType.keys()) ops.add('expire', `${key}:${t}`, RETENTION_SECONDS);
     }
     if (also.report) {
       const key = `${this.p}:order:${orderKey}:reports`;
