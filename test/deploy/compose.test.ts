@@ -10,6 +10,7 @@ import { GATEWAY_SETTINGS, MLLP_SETTINGS } from '@marrowbridge/gateway';
 import { SYNC_WORKER_SETTINGS } from '@marrowbridge/sync-worker';
 import Ajv2019 from 'ajv/dist/2019';
 import { parse } from 'yaml';
+import { WORKER_NODE_FLAGS } from '../../services/sync-worker/src/node-flags';
 import { repoRoot } from '../support/paths';
 
 const compose = parse(fs.readFileSync(path.join(repoRoot, 'docker-compose.yml'), 'utf8'), { merge: true }) as {
@@ -78,4 +79,12 @@ describe('docker-compose.yml', () => {
       }
     },
   );
+
+  it("starts the sync-worker with the same V8 flags as the tests' and benchmarks' worker processes", () => {
+    const manifest = JSON.parse(
+      fs.readFileSync(path.join(repoRoot, 'services', 'sync-worker', 'package.json'), 'utf8'),
+    );
+    expect(WORKER_NODE_FLAGS.length).toBeGreaterThan(0);
+    expect(manifest.scripts.start).toBe(`tsx ${WORKER_NODE_FLAGS.join(' ')} src/main.ts`);
+  });
 });

@@ -1,9 +1,10 @@
 /**
- * Real sync-worker processes for tests: `node --import tsx services/sync-worker/src/main.ts` with its settings in
+ * Real sync-worker processes for tests: `node <WORKER_NODE_FLAGS> --import tsx services/sync-worker/src/main.ts` with its settings in
  * the environment, exactly as an operator starts it. Output (pino JSON lines) is kept for assertions.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import path from 'node:path';
+import { WORKER_NODE_FLAGS } from '../../services/sync-worker/src/node-flags';
 import { repoRoot } from './paths';
 
 export const SYNC_WORKER_MAIN = path.join(repoRoot, 'services', 'sync-worker', 'src', 'main.ts');
@@ -23,9 +24,12 @@ export interface WorkerProcess {
   kill(signal?: NodeJS.Signals): void;
 }
 
-/** Starts one worker process (Node 22 from this process, tsx as loader); does not wait for it to be ready. */
+/**
+ * Starts one worker process (Node 22 from this process, tsx as loader, the worker's own V8 flags); does not wait
+ * for it to be ready.
+ */
 export function spawnWorker(env: Record<string, string>, name = 'worker'): WorkerProcess {
-  const child = spawn(process.execPath, ['--import', 'tsx', SYNC_WORKER_MAIN], {
+  const child = spawn(process.execPath, [...WORKER_NODE_FLAGS, '--import', 'tsx', SYNC_WORKER_MAIN], {
     cwd: repoRoot,
     env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
