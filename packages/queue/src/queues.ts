@@ -156,8 +156,8 @@ export class DeliveryQueues {
 
   private async addJobOnce(data: DeliveryJobData, jobId: string): Promise<EnqueuedJob> {
     const queue = this.queueFor(data.kind);
-    const existing = await queue.getJob(jobId);
-    if (existing) {
+    // Whether the job's hash exists: getJob would read and parse the whole stored job to tell the same thing.
+    if ((await this.options.connection.exists(queue.toKey(jobId))) === 1) {
       return {
         jobId,
         queue: queue.name as DeliveryQueueName,
