@@ -14,6 +14,7 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
+import { shuffled } from '../../test/support/random';
 
 export const REPO_ROOT = path.resolve(__dirname, '..', '..');
 export const OBSERVATIONS_PER_UPDATE = 8;
@@ -224,25 +225,6 @@ export function makeLoad(format: LoadFormat, orders: number, versions: number, t
     : hl7Load(orders, versions, tag, firstVersion);
 }
 
-/** A seeded Fisher-Yates shuffle (xorshift32), so a run's order can be repeated. */
-export function seededShuffle<T>(items: readonly T[], seed: number): T[] {
-  const out = [...items];
-  let x = seed >>> 0 || 0x9e3779b9;
-  const next = () => {
-    x ^= x << 13;
-    x >>>= 0;
-    x ^= x >>> 17;
-    x ^= x << 5;
-    x >>>= 0;
-    return x / 0x100000000;
-  };
-  for (let i = out.length - 1; i > 0; i--) {
-    const j = Math.floor(next() * (i + 1));
-    [out[i], out[j]] = [out[j], out[i]];
-  }
-  return out;
-}
-
 /**
  * All updates of the load in a seeded random order that keeps each order's versions in issue order: the
  * sequence of order indexes is shuffled, and the k-th time an order comes up it sends its k-th version.
@@ -250,5 +232,5 @@ export function seededShuffle<T>(items: readonly T[], seed: number): T[] {
 export function interleave(load: Load, seed: number): LoadItem[] {
   const slots = load.updatesByOrder.flatMap((versions, i) => versions.map(() => i));
   const next = new Array<number>(load.updatesByOrder.length).fill(0);
-  return seededShuffle(slots, seed).map((i) => load.updatesByOrder[i][next[i]++]);
+  return shuffled(slots, seed).map((i) => load.updatesByOrder[i][next[i]++]);
 }

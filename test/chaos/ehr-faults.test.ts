@@ -20,7 +20,8 @@ import {
   waitIdle,
 } from '../support/delivery-figures';
 import { startStack, type TestStack } from '../support/stack';
-import { shuffled, syntheticLoad, UPDATES_PER_ORDER } from '../support/synthetic';
+import { syntheticLoad, UPDATES_PER_ORDER } from '../support/synthetic';
+import { shuffled } from '../support/random';
 import { chaosSeed, finished, sleep } from './support';
 
 const redis = withTestRedis();

@@ -21,7 +21,7 @@ import { MllpClient, readAck } from '@marrowbridge/mllp';
 import { withTestRedis } from '../harness/redis';
 import { printFigures } from '../support/delivery-figures';
 import { repoRoot } from '../support/paths';
-import { seededRandom } from '../support/synthetic';
+import { seededRandom } from '../support/random';
 import { startGatewayStack, type GatewayStack } from '../../services/gateway/test/helpers';
 import { chaosSeed, inLanes, mutateBytes, mutateHl7, mutateJson, pick, withControlId, type Random } from './support';
 

@@ -20,7 +20,8 @@ import {
   reportHistory,
   waitIdle,
 } from '../support/delivery-figures';
-import { shuffled, syntheticLoad, UPDATES_PER_ORDER } from '../support/synthetic';
+import { syntheticLoad, UPDATES_PER_ORDER } from '../support/synthetic';
+import { shuffled } from '../support/random';
 import { startWorkers, stopWorkers, type WorkerProcess } from '../support/worker-process';
 import { chaosSeed, enqueueAll, finished, startRedisCluster, type TestRedisCluster } from './support';
 

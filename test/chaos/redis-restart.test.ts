@@ -15,7 +15,8 @@ import {
   reportHistory,
   waitIdle,
 } from '../support/delivery-figures';
-import { shuffled, syntheticLoad, UPDATES_PER_ORDER } from '../support/synthetic';
+import { syntheticLoad, UPDATES_PER_ORDER } from '../support/synthetic';
+import { shuffled } from '../support/random';
 import { eventually, startGatewayStack, type GatewayStack } from '../../services/gateway/test/helpers';
 import { chaosSeed, finished, inLanes, postUntilAccepted, sleep, type SendResult } from './support';
 

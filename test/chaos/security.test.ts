@@ -18,7 +18,7 @@ import { withTestRedis } from '../harness/redis';
 import { printFigures } from '../support/delivery-figures';
 import { repoRoot } from '../support/paths';
 import { sample } from '../support/stack';
-import { seededRandom } from '../support/synthetic';
+import { seededRandom } from '../support/random';
 import { startGatewayStack, type GatewayStack } from '../../services/gateway/test/helpers';
 import { chaosSeed, inLanes, pick } from './support';
 

@@ -24,7 +24,8 @@ import {
   waitIdle,
 } from '../support/delivery-figures';
 import { startStack, type TestStack } from '../support/stack';
-import { seededRandom, shuffled, syntheticLoad } from '../support/synthetic';
+import { syntheticLoad } from '../support/synthetic';
+import { seededRandom, shuffled } from '../support/random';
 import { chaosSeed, enqueueAll, finished, inLanes, randomTrials, trialsLoad, type ReportTrial } from './support';
 
 const redis = withTestRedis();

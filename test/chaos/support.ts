@@ -9,7 +9,8 @@ import type { DeliveryQueues } from '@marrowbridge/queue';
 import Redis from 'ioredis';
 import { freeLoopbackPort, startTestRedis, type TestRedis } from '../harness/redis';
 import { eventually } from '../../services/gateway/test/helpers';
-import { isoOffset, shuffled, syntheticLoad, type SyntheticLoad, type SyntheticUpdate } from '../support/synthetic';
+import { isoOffset, syntheticLoad, type SyntheticLoad, type SyntheticUpdate } from '../support/synthetic';
+import { shuffled } from '../support/random';
 
 type Json = Record<string, unknown>;
 

@@ -19,7 +19,7 @@ import {
   reportHistory,
   waitIdle,
 } from '../support/delivery-figures';
-import { shuffled } from '../support/synthetic';
+import { shuffled } from '../support/random';
 import { startWorkers, stopWorkers, type WorkerProcess } from '../support/worker-process';
 import { chaosSeed, enqueueAll, finished, versionedLoad } from './support';
 

@@ -7,7 +7,8 @@
 import { withTestRedis } from '../harness/redis';
 import { checkNewestState, ehrSnapshot, jobFigures, printFigures, waitIdle } from '../support/delivery-figures';
 import { startStack } from '../support/stack';
-import { shuffled, syntheticLoad } from '../support/synthetic';
+import { syntheticLoad } from '../support/synthetic';
+import { shuffled } from '../support/random';
 
 const redis = withTestRedis();
 

@@ -17,7 +17,8 @@ import {
   printFigures,
   waitIdle,
 } from '../support/delivery-figures';
-import { shuffled, syntheticLoad, UPDATES_PER_ORDER } from '../support/synthetic';
+import { syntheticLoad, UPDATES_PER_ORDER } from '../support/synthetic';
+import { shuffled } from '../support/random';
 import { startWorkers, stopWorkers, type WorkerProcess } from '../support/worker-process';
 
 const redis = withTestRedis();

@@ -8,7 +8,8 @@ import { generateKeyPairSync } from 'node:crypto';
 import { withTestRedis } from '../harness/redis';
 import { checkNewestState, ehrFigures, jobFigures, printFigures, waitIdle } from '../support/delivery-figures';
 import { startStack, type TestStack } from '../support/stack';
-import { shuffled, syntheticLoad } from '../support/synthetic';
+import { syntheticLoad } from '../support/synthetic';
+import { shuffled } from '../support/random';
 
 const redis = withTestRedis();
 const CLIENT_ID = 'marrowbridge-sync-worker';

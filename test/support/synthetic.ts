@@ -142,29 +142,6 @@ export function syntheticLoad(orders: number, runTag = 'SY'): SyntheticLoad {
   return out;
 }
 
-/** A seeded PRNG (mulberry32) giving numbers in [0, 1): the same seed gives the same sequence. */
-export function seededRandom(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
-/** A seeded shuffle (mulberry32), so a failing run can be repeated with the printed seed. */
-export function shuffled<T>(items: T[], seed: number | (() => number)): T[] {
-  const out = [...items];
-  const random = typeof seed === 'number' ? seededRandom(seed) : seed;
-  for (let i = out.length - 1; i > 0; i--) {
-    const j = Math.floor(random() * (i + 1));
-    [out[i], out[j]] = [out[j], out[i]];
-  }
-  return out;
-}
-
 /** The same orders with only some of the updates (the newest versions recomputed). */
 export function subset(load: SyntheticLoad, keep: (u: SyntheticUpdate) => boolean): SyntheticLoad {
   const updates = load.updates.filter(keep);

