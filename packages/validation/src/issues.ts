@@ -48,6 +48,11 @@ export interface RawIssue {
    * some `_x` companions that R4 allows, e.g. for canonical elements).
    */
   readonly onlyIfUnknownElement?: boolean;
+  /**
+   * The value at the location has the wrong JSON shape (a string where an object belongs, an array where a single
+   * value belongs, or the reverse): issues below it are dropped, they would only repeat this one.
+   */
+  readonly wrongShape?: boolean;
 }
 
 const SEVERITY_ORDER: Record<Severity, number> = { fatal: 0, error: 1, warning: 2, information: 3 };

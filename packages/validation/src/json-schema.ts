@@ -169,6 +169,7 @@ function translate(err: ErrorObject, resource: unknown, prefix: Segments): RawIs
         segments,
         text: `Wrong JSON type at {path}: expected ${withArticle(expected)}, found ${withArticle(found)}`,
         diagnostics,
+        wrongShape: true,
       };
     }
     case 'enum': {

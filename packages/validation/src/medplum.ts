@@ -12,6 +12,8 @@ interface Rule {
   readonly severity?: Severity;
   /** Drop the issue (another check covers the rule correctly). */
   readonly ignore?: boolean;
+  /** The value has the wrong JSON shape (RawIssue.wrongShape). */
+  readonly wrongShape?: boolean;
   /** Message template: `$1`.. are the regex groups; `{path}`, `{type}`, `{format}`, `{min}`, `{max}` are filled in later. */
   readonly text: string;
 }
@@ -34,18 +36,21 @@ const RULES: readonly Rule[] = [
     match: /^Invalid JSON type: expected (\w+), but got (\w+)$/,
     category: 'value',
     code: 'structure',
+    wrongShape: true,
     text: 'Wrong JSON type at {path}: a {type} must be a JSON $1, found a $2',
   },
   {
     match: /^Expected array of values for property$/,
     category: 'value',
     code: 'structure',
+    wrongShape: true,
     text: '{path} must be a JSON array: the element repeats (cardinality {min}..{max})',
   },
   {
     match: /^Expected single value for property$/,
     category: 'value',
     code: 'structure',
+    wrongShape: true,
     text: '{path} must be a single value, not an array (cardinality {min}..{max})',
   },
   // Medplum rejects whitespace inside base64Binary, which R4 allows: the walker checks base64 instead.
@@ -181,6 +186,7 @@ function translate(index: ElementIndex, root: unknown, issue: OperationOutcomeIs
     expression: segments ? undefined : expression,
     text,
     diagnostics: rule.category === 'required' ? `${diagnostics}; cardinality of {element} in FHIR R4` : diagnostics,
+    wrongShape: rule.wrongShape,
   };
 }
 

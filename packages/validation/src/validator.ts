@@ -138,10 +138,7 @@ function merge(base: BaseR4, root: unknown, sources: RawIssue[][]): OperationOut
       if (path) {
         issue.expression = [path];
       }
-      const blocksBelow =
-        raw.category === 'resource-type' ||
-        (raw.category === 'value' &&
-          /^Wrong JSON type|must be a JSON array|must be a single value/.test(issue.details?.text ?? ''));
+      const blocksBelow = raw.category === 'resource-type' || raw.wrongShape === true;
       rendered.push({ issue, path, blocksBelow, category: raw.category });
     }
   }

@@ -480,6 +480,7 @@ class Walker {
         segments,
         text: `Wrong JSON type at {path}: a ${type === 'Resource' ? 'resource' : type} must be a JSON object, found ${Array.isArray(value) ? 'an array' : `a ${typeof value}`}`,
         diagnostics: `FHIR R4 JSON representation of ${type}`,
+        wrongShape: true,
       });
       return;
     }
