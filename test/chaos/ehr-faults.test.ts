@@ -11,14 +11,7 @@ import diagnostics from 'node:diagnostics_channel';
 import type { FaultConfig, SandboxStats } from '@marrowbridge/ehr-sandbox';
 import { captureLogs } from '../../services/gateway/test/helpers';
 import { withTestRedis } from '../harness/redis';
-import {
-  checkNewestState,
-  ehrFigures,
-  jobFigures,
-  printFigures,
-  reportHistory,
-  waitIdle,
-} from '../support/delivery-figures';
+import { ehrOutcome, expectExactlyOnce, jobFigures, printFigures, waitIdle } from '../support/delivery-figures';
 import { startStack, type TestStack } from '../support/stack';
 import { syntheticLoad, UPDATES_PER_ORDER } from '../support/synthetic';
 import { shuffled } from '../support/random';
@@ -122,9 +115,7 @@ describe('EHR faults mid-run', () => {
         }
         const stats = stack.sandbox.stats();
         const jobs = await jobFigures(stack.queues);
-        const ehr = await ehrFigures(stack.sandbox);
-        const state = await checkNewestState(stack.sandbox, load);
-        const history = await reportHistory(stack.sandbox);
+        const { ehr, state, history } = await ehrOutcome(stack.sandbox, load);
         const sent = load.orders.length + load.updates.length;
         const failedAttempts = logs.lines.filter((l) => l.includes('delivery failed; will retry')).length;
         const hits = fault.hits(stats, requestTimeouts);
@@ -160,11 +151,7 @@ describe('EHR faults mid-run', () => {
         expect(maxAttempts).toBeLessThan(ATTEMPTS);
         expect(recoverMs).toBeLessThan(MAX_DELAY_MS + 2 * TIMEOUT_MS + 5_000);
         // Once each, newest state.
-        expect(ehr.duplicateKeys).toEqual([]);
-        expect(history.doubleWrites).toBe(0);
-        expect(state.missing).toBe(0);
-        expect(state.wrong).toEqual([]);
-        expect(ehr.counts.Observation).toBe(state.observationsExpected);
+        expectExactlyOnce({ ehr, state, history });
       } finally {
         diagnostics.unsubscribe('http.client.request.error', onRequestError);
         await stack?.stop();

@@ -12,14 +12,7 @@ import { createRedisConnection, DeliveryQueues, type RedisConnection } from '@ma
 import Redis, { Cluster } from 'ioredis';
 import pino from 'pino';
 import { makeSigner } from '../../services/gateway/test/helpers';
-import {
-  checkNewestState,
-  ehrFigures,
-  jobFigures,
-  printFigures,
-  reportHistory,
-  waitIdle,
-} from '../support/delivery-figures';
+import { ehrOutcome, expectExactlyOnce, jobFigures, printFigures, waitIdle } from '../support/delivery-figures';
 import { syntheticLoad, UPDATES_PER_ORDER } from '../support/synthetic';
 import { shuffled } from '../support/random';
 import { startWorkers, stopWorkers, type WorkerProcess } from '../support/worker-process';
@@ -117,9 +110,7 @@ describe('delivery on a 3-node Redis Cluster', () => {
     const prefixSlot = Number(await (connection as Cluster).call('CLUSTER', 'KEYSLOT', prefix));
 
     const jobs = await jobFigures(q);
-    const ehr = await ehrFigures(sandbox);
-    const state = await checkNewestState(sandbox, load);
-    const history = await reportHistory(sandbox);
+    const { ehr, state, history } = await ehrOutcome(sandbox, load);
     const expectedJobs = ORDERS * (1 + UPDATES_PER_ORDER);
     const workerErrors = workers.flatMap((w) => w.records().filter((r) => r.msg === 'worker error'));
     printFigures('redis cluster', {
@@ -154,12 +145,8 @@ describe('delivery on a 3-node Redis Cluster', () => {
     expect(jobs.deadLetters).toBe(0);
     expect(jobs.pending).toBe(0);
     expect(finished(jobs)).toBe(expectedJobs);
-    expect(ehr.duplicateKeys).toEqual([]);
-    expect(history.doubleWrites).toBe(0);
+    expectExactlyOnce({ ehr, state, history });
     expect(ehr.counts.Patient).toBe(ORDERS);
     expect(ehr.counts.DiagnosticReport).toBe(2 * ORDERS);
-    expect(state.missing).toBe(0);
-    expect(state.wrong).toEqual([]);
-    expect(ehr.counts.Observation).toBe(state.observationsExpected);
   }, 180_000);
 });

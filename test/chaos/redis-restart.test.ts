@@ -7,14 +7,7 @@
  * acknowledged (202) has its job after the restarts and is delivered; nothing is duplicated in the EHR.
  */
 import { withTestRedis } from '../harness/redis';
-import {
-  checkNewestState,
-  ehrFigures,
-  jobFigures,
-  printFigures,
-  reportHistory,
-  waitIdle,
-} from '../support/delivery-figures';
+import { ehrOutcome, expectExactlyOnce, jobFigures, printFigures, waitIdle } from '../support/delivery-figures';
 import { syntheticLoad, UPDATES_PER_ORDER } from '../support/synthetic';
 import { shuffled } from '../support/random';
 import { eventually, startGatewayStack, type GatewayStack } from '../../services/gateway/test/helpers';
@@ -101,9 +94,7 @@ describe('Redis restarted mid-run', () => {
     });
 
     const jobs = await jobFigures(stack.stack.queues);
-    const ehr = await ehrFigures(stack.stack.sandbox);
-    const state = await checkNewestState(stack.stack.sandbox, load);
-    const history = await reportHistory(stack.stack.sandbox);
+    const { ehr, state, history } = await ehrOutcome(stack.stack.sandbox, load);
     printFigures('redis restart', {
       sent: inputs.length,
       acknowledged: results.filter((r) => r.status === 202).length,
@@ -130,12 +121,7 @@ describe('Redis restarted mid-run', () => {
     expect(jobs.failed).toBe(0);
     expect(jobs.deadLetters).toBe(0);
     expect(finished(jobs)).toBe(ORDERS * (1 + UPDATES_PER_ORDER));
-    expect(state.missing).toBe(0);
-    expect(state.wrong).toEqual([]);
-    // None duplicated.
-    expect(ehr.duplicateKeys).toEqual([]);
-    expect(history.doubleWrites).toBe(0);
-    expect(ehr.counts.Observation).toBe(state.observationsExpected);
+    expectExactlyOnce({ ehr, state, history });
     expect(recoverMs.every((ms) => ms >= 0 && ms < 15_000)).toBe(true);
   }, 240_000);
 });

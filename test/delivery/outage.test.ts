@@ -5,12 +5,11 @@
  */
 import { withTestRedis } from '../harness/redis';
 import {
-  checkNewestState,
-  ehrFigures,
+  ehrOutcome,
+  expectExactlyOnce,
   finished,
   jobFigures,
   printFigures,
-  reportHistory,
   waitIdle,
 } from '../support/delivery-figures';
 import { startStack, type TestStack } from '../support/stack';
@@ -54,9 +53,7 @@ describe('delivery across an EHR outage', () => {
     const recoverMs = Date.now() - outageEnd;
 
     const jobs = await jobFigures(stack.queues);
-    const ehr = await ehrFigures(stack.sandbox);
-    const state = await checkNewestState(stack.sandbox, load);
-    const history = await reportHistory(stack.sandbox);
+    const { ehr, state, history } = await ehrOutcome(stack.sandbox, load);
     const stats = stack.sandbox.stats();
     printFigures(`outage ${OUTAGE_SECONDS}s`, {
       sent: load.orders.length + load.updates.length,
@@ -83,10 +80,6 @@ describe('delivery across an EHR outage', () => {
     expect(jobs.failed).toBe(0);
     expect(jobs.deadLetters).toBe(0);
     expect(finished(jobs)).toBe(ORDERS * (1 + UPDATES_PER_ORDER));
-    expect(ehr.duplicateKeys).toEqual([]);
-    expect(history.doubleWrites).toBe(0);
-    expect(state.missing).toBe(0);
-    expect(state.wrong).toEqual([]);
-    expect(ehr.counts.Observation).toBe(state.observationsExpected);
+    expectExactlyOnce({ ehr, state, history });
   }, 100_000);
 });

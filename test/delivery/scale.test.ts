@@ -10,8 +10,8 @@ import { translateInput } from '@marrowbridge/intake';
 import { createRedisConnection, DeliveryQueues, type RedisConnection } from '@marrowbridge/queue';
 import { withTestRedis } from '../harness/redis';
 import {
-  checkNewestState,
-  ehrFigures,
+  ehrOutcome,
+  expectExactlyOnce,
   finished,
   jobFigures,
   printFigures,
@@ -80,8 +80,7 @@ describe('delivery at scale (4 worker processes)', () => {
     const totalMs = Date.now() - t0;
 
     const jobs = await jobFigures(queues);
-    const ehr = await ehrFigures(sandbox);
-    const state = await checkNewestState(sandbox, load);
+    const { ehr, state, history } = await ehrOutcome(sandbox, load);
     const stats = sandbox.stats();
     const perProcess = workers.map(
       (w) => w.records().filter((r) => r.msg === 'delivered' || r.msg === 'report update not pushed').length,
@@ -117,16 +116,12 @@ describe('delivery at scale (4 worker processes)', () => {
     expect(finished(jobs)).toBe(created);
     expect(jobs.completed.review ?? 0).toBe(0);
     // The EHR: one of everything, every report in its newest version.
-    expect(ehr.duplicateKeys).toEqual([]);
+    expectExactlyOnce({ ehr, state, history });
     expect(ehr.counts.Patient).toBe(ORDERS);
     expect(ehr.counts.ServiceRequest).toBe(ORDERS);
     expect(ehr.counts.Procedure).toBe(ORDERS);
     expect(ehr.counts.Specimen).toBe(2 * ORDERS);
     expect(ehr.counts.DiagnosticReport).toBe(2 * ORDERS);
-    expect(state.missing).toBe(0);
-    expect(state.wrong).toEqual([]);
-    expect(state.observationsFound).toBe(state.observationsExpected);
-    expect(ehr.counts.Observation).toBe(state.observationsExpected);
     // All four processes took part.
     expect(perProcess.every((n) => n > 0)).toBe(true);
   }, 200_000);

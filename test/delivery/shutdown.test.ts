@@ -9,8 +9,8 @@ import { translateInput } from '@marrowbridge/intake';
 import { createRedisConnection, DeliveryQueues, type RedisConnection } from '@marrowbridge/queue';
 import { withTestRedis } from '../harness/redis';
 import {
-  checkNewestState,
-  ehrFigures,
+  ehrOutcome,
+  expectExactlyOnce,
   finished,
   jobFigures,
   printFigures,
@@ -76,8 +76,7 @@ describe('sync-worker process lifecycle', () => {
 
     await waitIdle(queues, 60_000);
     const jobs = await jobFigures(queues);
-    const ehr = await ehrFigures(sandbox);
-    const state = await checkNewestState(sandbox, load);
+    const { ehr, state, history } = await ehrOutcome(sandbox, load);
     const activeStates = await Promise.all(active.map((j) => j.getState()));
     printFigures('SIGTERM', {
       sent: inputs.length,
@@ -99,9 +98,7 @@ describe('sync-worker process lifecycle', () => {
     expect(jobs.failed).toBe(0);
     expect(jobs.deadLetters).toBe(0);
     expect(finished(jobs)).toBe(inputs.length);
-    expect(ehr.duplicateKeys).toEqual([]);
-    expect(state.missing).toBe(0);
-    expect(state.wrong).toEqual([]);
+    expectExactlyOnce({ ehr, state, history });
   }, 120_000);
 
   it('a wrong setting stops the worker at start with exit 2, naming the variable', async () => {

@@ -6,7 +6,7 @@
  */
 import { generateKeyPairSync } from 'node:crypto';
 import { withTestRedis } from '../harness/redis';
-import { checkNewestState, ehrFigures, jobFigures, printFigures, waitIdle } from '../support/delivery-figures';
+import { ehrOutcome, expectExactlyOnce, jobFigures, printFigures, waitIdle } from '../support/delivery-figures';
 import { startStack, type TestStack } from '../support/stack';
 import { syntheticLoad } from '../support/synthetic';
 import { shuffled } from '../support/random';
@@ -60,8 +60,7 @@ describe('SMART backend auth during delivery', () => {
     const ms = Date.now() - t0;
 
     const jobs = await jobFigures(stack.queues);
-    const state = await checkNewestState(stack.sandbox, load);
-    const ehr = await ehrFigures(stack.sandbox);
+    const { ehr, state, history } = await ehrOutcome(stack.sandbox, load);
     const stats = stack.sandbox.stats();
     printFigures('token expiry', {
       sent: load.orders.length + load.updates.length,
@@ -81,9 +80,7 @@ describe('SMART backend auth during delivery', () => {
     expect(stats.token.total).toBe(stats.token.byStatus['200']);
     expect(jobs.failed).toBe(0);
     expect(jobs.deadLetters).toBe(0);
-    expect(state.wrong).toEqual([]);
-    expect(state.missing).toBe(0);
-    expect(ehr.duplicateKeys).toEqual([]);
+    expectExactlyOnce({ ehr, state, history });
   }, 90_000);
 
   it('a revoked client: each delivery is dead-lettered after one attempt with the reason, not retried', async () => {

@@ -197,6 +197,34 @@ export async function reportHistory(sandbox: EhrSandbox): Promise<{ versions: nu
   return { versions, doubleWrites };
 }
 
+/** The EHR's end state after a run of `load`: what the exactly-once checks read. */
+export interface EhrOutcome {
+  ehr: EhrFigures;
+  state: ReportCheck;
+  history: { versions: number; doubleWrites: number };
+}
+
+export async function ehrOutcome(sandbox: EhrSandbox, load: SyntheticLoad): Promise<EhrOutcome> {
+  return {
+    ehr: await ehrFigures(sandbox),
+    state: await checkNewestState(sandbox, load),
+    history: await reportHistory(sandbox),
+  };
+}
+
+/**
+ * Delivered exactly once: no resource twice (one per conditional key), no report version written twice, every
+ * report in the EHR in its newest version, and one Observation per result code, none extra.
+ */
+export function expectExactlyOnce({ ehr, state, history }: EhrOutcome): void {
+  expect(ehr.duplicateKeys).toEqual([]);
+  expect(history.doubleWrites).toBe(0);
+  expect(state.missing).toBe(0);
+  expect(state.wrong).toEqual([]);
+  expect(state.observationsFound).toBe(state.observationsExpected);
+  expect(ehr.counts.Observation ?? 0).toBe(state.observationsExpected);
+}
+
 /**
  * The EHR's content in a form two runs can be compared by: per resource, its conditional key, and its content
  * without server-assigned parts (id, meta, text) and with every `Type/id` reference replaced by the target's key.
