@@ -8,6 +8,7 @@ import {
   DEFAULT_RETRY_POLICY,
   DeliveryQueues,
   QUEUE_SETTINGS,
+  RETRY_SETTINGS,
   redactUrl,
   type RedisConnection,
 } from '@marrowbridge/queue';
@@ -15,12 +16,7 @@ import type { IntakeOptions } from '@marrowbridge/intake';
 
 export const CLI_QUEUE_SETTINGS = {
   ...QUEUE_SETTINGS,
-  retryAttempts: spec(
-    'RETRY_ATTEMPTS',
-    'attempts per delivery before it is dead-lettered',
-    DEFAULT_RETRY_POLICY.attempts,
-    int(1, 100),
-  ),
+  retryAttempts: RETRY_SETTINGS.retryAttempts,
   redisTimeoutMs: spec(
     'REDIS_TIMEOUT_MS',
     'how long the command waits for Redis to answer, in ms',

@@ -1,6 +1,6 @@
 import { bool, ConfigError, int, loadConfig, spec, text, type Env } from '@marrowbridge/config';
 import { ehrClientConfigProblems, ehrClientSettings } from '@marrowbridge/ehr-client';
-import { QUEUE_SETTINGS } from '@marrowbridge/queue';
+import { QUEUE_SETTINGS, RETRY_SETTINGS } from '@marrowbridge/queue';
 
 /** Every setting of the sync-worker. A wrong or missing one stops it at start, naming the variable. */
 export const SYNC_WORKER_SETTINGS = {
@@ -19,14 +19,7 @@ export const SYNC_WORKER_SETTINGS = {
     0,
     int(0, 100_000),
   ),
-  retryAttempts: spec('RETRY_ATTEMPTS', 'attempts per delivery before it is dead-lettered', 12, int(1, 100)),
-  retryBaseDelayMs: spec(
-    'RETRY_BASE_DELAY_MS',
-    'first retry delay, doubled each attempt (with jitter)',
-    1000,
-    int(1, 3_600_000),
-  ),
-  retryMaxDelayMs: spec('RETRY_MAX_DELAY_MS', 'longest retry delay', 300_000, int(1, 86_400_000)),
+  ...RETRY_SETTINGS,
   stalledIntervalMs: spec(
     'WORKER_STALLED_INTERVAL_MS',
     'how often this worker looks for jobs whose worker died (kill -9, crash) and puts them back on the queue',
