@@ -141,12 +141,22 @@ function jsonFiles(dir: string | undefined, out: string[] = []): string[] {
   return out;
 }
 
+/** Whether the outside corpora (../shared/external) are there; corpusResources() is much smaller without them. */
+export function hasExternalCorpora(): boolean {
+  return externalDir('fhir-examples', 'r4-core') !== undefined;
+}
+
 /**
  * Every resource of a known type in the corpora: the official R4 examples and the HL7 validator's test cases
  * (../shared/external, where present), the mapping's golden Bundles, and the project profiles' valid and invalid
  * examples. Needs base R4 indexed in @medplum/core (loadBaseR4) to tell known types.
  */
 export function corpusResources(): Resource[] {
+  if (!hasExternalCorpora()) {
+    console.warn(
+      "corpus: ../shared/external is absent (set MARROWBRIDGE_EXTERNAL_DIR): only the project's own examples and golden Bundles are used",
+    );
+  }
   const files = [
     ...jsonFiles(externalDir('fhir-examples', 'r4-core')),
     ...jsonFiles(externalDir('fhir-test-cases', 'validator')),
