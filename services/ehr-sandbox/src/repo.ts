@@ -340,10 +340,36 @@ export class SandboxRepository extends MemoryRepository {
   }
 }
 
-/** A view of repo (every method and field inherited) that reads without copies; see SandboxRepository.shared. */
+/** What writes: refused on the shared view, whose readers get the stored objects themselves. */
+const WRITE_METHODS = [
+  'createResource',
+  'conditionalCreate',
+  'updateResource',
+  'patchResource',
+  'deleteResource',
+  'expungeResource',
+  'expungeResources',
+  'withTransaction',
+  'withSeeding',
+  'atomically',
+  'restore',
+  'clear',
+] as const;
+
+/**
+ * A view of repo (every method and field inherited) that reads without copies; see SandboxRepository.shared. Its
+ * write methods throw: a write through it would run with the view as `this` (its own journal, its own state).
+ */
 function sharedView(repo: SandboxRepository): SandboxRepository {
   const view = Object.create(repo) as SandboxRepository;
   Object.defineProperty(view, 'copiesOut', { value: false });
+  for (const name of WRITE_METHODS) {
+    Object.defineProperty(view, name, {
+      value: () => {
+        throw new Error(`SandboxRepository.shared is read-only: ${name}() goes through the repository itself`);
+      },
+    });
+  }
   return view;
 }
 

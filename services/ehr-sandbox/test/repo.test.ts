@@ -283,6 +283,11 @@ describe('shared reads', () => {
       expect(copy).toEqual(stored);
     }
 
+    // Writes are refused on the view (they would run with the view as `this`).
+    expect(() => repo.shared.createResource({ resourceType: 'Patient' })).toThrow(/read-only: createResource/);
+    expect(() => repo.shared.atomically(async () => 1)).toThrow(/read-only: atomically/);
+    expect(() => repo.shared.restore(repo.snapshot())).toThrow(/read-only: restore/);
+
     // Same answers as the repository's own reads for what is not there.
     await expect(repo.shared.readResource('Patient', 'nope')).rejects.toThrow('Not found');
     await expect(repo.shared.readVersion('Patient', 'a', 'nope')).rejects.toThrow('Not found');
