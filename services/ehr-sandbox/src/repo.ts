@@ -257,21 +257,11 @@ export class SandboxRepository extends MemoryRepository {
   }
 
   override async readResource<T extends Resource>(resourceType: string, id: string): Promise<T> {
-    if (this.copiesOut) {
-      return super.readResource(resourceType, id);
-    }
-    const stored = this.peek(resourceType, id);
-    if (!stored) {
-      throw new OperationOutcomeError(notFound);
-    }
-    return stored as T;
+    return this.out(this.current(resourceType, id)) as T;
   }
 
   override async readVersion<T extends Resource>(resourceType: string, id: string, versionId: string): Promise<T> {
-    if (this.copiesOut) {
-      return super.readVersion(resourceType, id, versionId);
-    }
-    await this.readResource(resourceType, id); // 404 when absent or deleted, as MemoryRepository
+    this.current(resourceType, id); // 404 when absent or deleted, as MemoryRepository
     const version = this.internals.history
       .get(resourceType)
       ?.get(id)
@@ -279,7 +269,21 @@ export class SandboxRepository extends MemoryRepository {
     if (!version) {
       throw new OperationOutcomeError(notFound);
     }
-    return version as T;
+    return this.out(version) as T;
+  }
+
+  /** The current resource (not copied); 404 when absent or deleted, as MemoryRepository's reads. */
+  private current(resourceType: string, id: string): Resource {
+    const stored = this.peek(resourceType, id);
+    if (!stored) {
+      throw new OperationOutcomeError(notFound);
+    }
+    return stored;
+  }
+
+  /** What a read hands out: a copy, except on `shared`. */
+  private out(stored: Resource): Resource {
+    return this.copiesOut ? deepClone(stored) : stored;
   }
 
   override async updateResource<T extends Resource>(resource: T, options?: UpdateResourceOptions): Promise<WithId<T>> {
@@ -313,7 +317,7 @@ export class SandboxRepository extends MemoryRepository {
     }
     const entry = page.map((r): BundleEntry<WithId<T>> => ({
       search: { mode: 'match' },
-      resource: (this.copiesOut ? deepClone(r) : r) as WithId<T>,
+      resource: this.out(r) as WithId<T>,
     }));
     return { resourceType: 'Bundle', type: 'searchset', total: matches.length, ...(entry.length ? { entry } : {}) };
   }
@@ -322,13 +326,13 @@ export class SandboxRepository extends MemoryRepository {
     id: string,
     options?: { offset?: number; limit?: number },
   ): Promise<Bundle<T>> {
-    await this.readResource(resourceType, id); // 404 when absent or deleted
+    this.current(resourceType, id); // 404 when absent or deleted
     const versions = this.internals.history.get(resourceType)?.get(id) ?? [];
     const newestFirst = versions.map((v, i) => ({ v, i })).reverse();
     const offset = options?.offset ?? 0;
     const page = newestFirst.slice(offset, options?.limit === undefined ? undefined : offset + options.limit);
     const entry = page.map(({ v, i }): BundleEntry<T> => ({
-      resource: (this.copiesOut ? deepClone(v) : v) as T,
+      resource: this.out(v) as T,
       request: { method: i === 0 ? 'POST' : 'PUT', url: i === 0 ? resourceType : `${resourceType}/${id}` },
       response: {
         status: i === 0 ? '201 Created' : '200 OK',
