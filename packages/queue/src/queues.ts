@@ -234,14 +234,7 @@ export class DeliveryQueues {
       attempts: [],
     };
     const job = await this.addJob(data, `${entry.jobId}-replay-${Date.now().toString(36)}-${replays}`);
-    await this.tracking.record(data.orderKey, {
-      at: new Date().toISOString(),
-      trackingId: data.trackingId,
-      jobId: job.jobId,
-      kind: data.kind,
-      event: 'replayed',
-      detail: `replay of ${entry.jobId}`,
-    });
+    await this.tracking.record(data.orderKey, jobEvent(data, job.jobId, 'replayed', `replay of ${entry.jobId}`));
     await dlJob.remove();
     return { ok: true, job };
   }
