@@ -171,16 +171,15 @@ export function createMetrics(queues: DeliveryQueues | undefined): GatewayMetric
         // counts every finished try in attemptsMade (atm, 1 for a job done on its first try) and each stall in
         // stc. Most jobs finish on their first try: those two small fields say so, without reading and parsing
         // the whole job (its raw input and message) for each one.
+        // Never rejects: when the two fields cannot be read the job is read whole (fetchJob: undefined on failure).
         const fetchIfTriedBefore = async (jobId: string) => {
-          const fields: (string | null)[] = await q.connection
-            .hmget(queue.toKey(jobId), 'atm', 'stc')
-            .catch(() => ['2']);
+          const fields = await q.connection.hmget(queue.toKey(jobId), 'atm', 'stc').catch(() => undefined);
+          if (!fields) return fetchJob(jobId);
           const [atm, stc] = fields.map((f) => Number(f ?? 0));
-          const tried = atm > 1 || stc > 0;
-          return tried ? fetchJob(jobId) : undefined;
+          return atm > 1 || stc > 0 ? fetchJob(jobId) : undefined;
         };
         qe.on('completed', ({ jobId, returnvalue }) => {
-          void track(fetchIfTriedBefore(jobId).catch(() => undefined)).then((job) =>
+          void track(fetchIfTriedBefore(jobId)).then((job) =>
             metrics.recordFinishedJob(queue.name, returnvalue as unknown as DeliveryResult, job?.data, false),
           );
         });
