@@ -1,8 +1,8 @@
 import fs from 'node:fs';
 import path from 'node:path';
+import { repoRoot } from '../../../test/support/paths';
 import { detectFormat, translateInput } from '../src';
 
-const repoRoot = path.resolve(__dirname, '..', '..', '..');
 const firstSample = (sub: string) => {
   const dir = path.join(repoRoot, 'samples', sub);
   return fs.readFileSync(path.join(dir, fs.readdirSync(dir).filter((f) => f.endsWith('.json'))[0]));
