@@ -5,7 +5,8 @@ import type { Resource } from '@medplum/fhirtypes';
 /**
  * Searches made only of `identifier` and `_id` equality filters (the conditional keys of the mapping
  * contract). MemoryRepository evaluates the R4 `identifier` parameter's FHIRPath union over ~40
- * resource types for every stored resource (about 1-2 ms each); these are matched directly:
+ * resource types for every stored resource (about 13 µs each: 25 ms a search at 2,000 Patients with two
+ * identifiers each, measured with MemoryRepository 5.2.13); these are matched directly:
  * case-insensitive, comma = or, `\,` a literal comma, `[system]|[value]`, `|[value]`, `[system]|`, `[value]`.
  * That is @medplum/core's token matching for the identifiers the mapping writes; it differs for a search value
  * holding a second unescaped `|` (here the rest is the value, Medplum drops it) and for malformed stored
