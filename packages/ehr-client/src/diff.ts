@@ -35,19 +35,21 @@ export function contentOf(resource: Resource): Record<string, unknown> {
  * the canonical JSON of both `contentOf`s is, compared in place (a push compares every entry with the EHR's copy).
  */
 export function sameContent(a: Resource, b: Resource): boolean {
-  const x = a as unknown as Record<string, unknown>;
-  const y = b as unknown as Record<string, unknown>;
+  return sameMembers(
+    a as unknown as Record<string, unknown>,
+    b as unknown as Record<string, unknown>,
+    IGNORED_TOP_LEVEL,
+  );
+}
+
+/** The members of two objects (but `ignored`) hold the same values; a member absent on one side is absent on both. */
+function sameMembers(x: Record<string, unknown>, y: Record<string, unknown>, ignored?: ReadonlySet<string>): boolean {
   for (const key of Object.keys(x)) {
-    if (!IGNORED_TOP_LEVEL.has(key) && !sameValue(x[key], y[key])) {
+    if (!ignored?.has(key) && !sameValue(x[key], y[key])) {
       return false;
     }
   }
-  for (const key of Object.keys(y)) {
-    if (!IGNORED_TOP_LEVEL.has(key) && !(key in x) && !isAbsent(y[key])) {
-      return false;
-    }
-  }
-  return true;
+  return Object.keys(y).every((key) => ignored?.has(key) || key in x || isAbsent(y[key]));
 }
 
 /** What `clean` drops: undefined, null, and arrays or objects holding nothing else. */
@@ -70,14 +72,7 @@ function sameValue(a: unknown, b: unknown): boolean {
     return Array.isArray(a) && Array.isArray(b) && a.length === b.length && a.every((v, i) => sameValue(v, b[i]));
   }
   if (typeof a === 'object' && typeof b === 'object') {
-    const x = a as Record<string, unknown>;
-    const y = b as Record<string, unknown>;
-    for (const key of Object.keys(x)) {
-      if (!sameValue(x[key], y[key])) {
-        return false;
-      }
-    }
-    return Object.keys(y).every((key) => key in x || isAbsent(y[key]));
+    return sameMembers(a as Record<string, unknown>, b as Record<string, unknown>);
   }
   return a === b;
 }
