@@ -28,8 +28,9 @@ export interface PushGuardVerdict {
 
 /**
  * Business rules on top of the idempotent push (e.g. report status precedence): given the EHR's current copy of
- * each entry that exists (by fullUrl), decide whether to write and what to leave alone. Asked again with fresh
- * copies whenever a conflict makes pushBundle re-read.
+ * each entry that exists (by fullUrl), decide whether to write and what to leave alone. In transaction mode it is
+ * asked again with fresh copies whenever a conflict makes pushBundle re-read; in sequential mode it is asked once,
+ * and a conflict re-reads and re-decides only the entry that met it.
  */
 export type PushGuard = (current: ReadonlyMap<string, Resource>) => PushGuardVerdict;
 
@@ -120,8 +121,9 @@ const DEFAULT_CONFLICT_RETRIES = 3;
  *    If-None-Exist), a different one is updated with `If-Match: W/"<versionId>"`;
  * 4. as one transaction when the server supports it (or `mode: 'transaction'`), else one request per entry
  *    in reference order with urn:uuid references rewritten to the real Type/id;
- * 5. a 412 (or a create that finds the resource already there) re-reads and re-decides (guard included), up
- *    to `maxConflictRetries` times, then fails with a transient EhrError "conflict".
+ * 5. a 412 (or a create that finds the resource already there) re-reads and re-decides (in transaction mode,
+ *    guard included; in sequential mode, that entry alone), up to `maxConflictRetries` times, then fails with a
+ *    transient EhrError "conflict".
  */
 export async function pushBundle(client: EhrClient, bundle: Bundle, options: PushOptions = {}): Promise<PushResult> {
   const retries = options.maxConflictRetries ?? DEFAULT_CONFLICT_RETRIES;
