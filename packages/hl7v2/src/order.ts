@@ -1,19 +1,20 @@
 /** OML^O21 / ORM^O01 → BmaOrder (one per placer order number; order groups sharing one are merged). */
-import type {
-  BmaOrder,
-  BodySiteInfo,
-  BusinessIdentifier,
-  Coding,
-  EncounterInfo,
-  OrderPriority,
-  OrderReason,
-  OrderStatus,
-  PatientInfo,
-  PlannedProcedure,
-  ProcedureInfo,
-  ProviderInfo,
-  RequestedStudy,
-  SpecimenInfo,
+import {
+  REQUESTED_STUDIES,
+  type BmaOrder,
+  type BodySiteInfo,
+  type BusinessIdentifier,
+  type Coding,
+  type EncounterInfo,
+  type OrderPriority,
+  type OrderReason,
+  type OrderStatus,
+  type PatientInfo,
+  type PlannedProcedure,
+  type ProcedureInfo,
+  type ProviderInfo,
+  type RequestedStudy,
+  type SpecimenInfo,
 } from '@marrowbridge/model';
 import { OrderNumbers, orderNumbersOf, patientOf, SpecimenRead, specimenFromSps, specimenFromSpm } from './common';
 import { Ctx, cweFrom, hdFrom, identifier, isLocalSystem, pickCodes, providerOf, readDtm, xcnParts } from './datatypes';
@@ -25,14 +26,6 @@ import { lookupPriority, orderControl, orderStatus, patientClass, services, Serv
 import type { Hl7ItemDetail } from './types';
 
 const ICD10CM = 'http://hl7.org/fhir/sid/icd-10-cm';
-const STUDY_ORDER: RequestedStudy[] = [
-  'morphology',
-  'iron-stain',
-  'flow-cytometry',
-  'cytogenetics',
-  'fish',
-  'molecular',
-];
 
 export interface MessageInfo {
   source: string;
@@ -432,7 +425,7 @@ export function mapOrders(
       ...(enc ? { encounter: enc } : {}),
       orderingProvider,
       reasons,
-      requestedStudies: STUDY_ORDER.filter((s) => studies.has(s)),
+      requestedStudies: REQUESTED_STUDIES.filter((s) => studies.has(s)),
       procedure: proc,
       specimens,
     };

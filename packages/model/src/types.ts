@@ -78,7 +78,10 @@ export interface OrderReason {
   text?: string;
 }
 
-/** Studies requested on the marrow; each becomes its own report over the following weeks. */
+/**
+ * Studies requested on the marrow; each becomes its own report over the following weeks. The list's order is the
+ * order of `BmaOrder.requestedStudies` (the HL7 v2 reader sorts by it).
+ */
 export const REQUESTED_STUDIES = [
   'morphology',
   'iron-stain',
