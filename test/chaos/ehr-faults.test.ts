@@ -1,4 +1,3 @@
-import diagnostics from 'node:diagnostics_channel';
 /**
  * Issue 7, fault injection on the EHR side: for a few seconds in the middle of a run, the EHR (ehr-sandbox) is
  * down (outage: every request 503), answers everything with 503 and Retry-After (a 503 storm), drops every
@@ -8,6 +7,7 @@ import diagnostics from 'node:diagnostics_channel';
  * attempts, none dead-lettered), nothing lost and nothing written twice.
  * (test/delivery covers a 60 s outage and a steady 30 % 503 + 5 % drop rate; these are the storms.)
  */
+import diagnostics from 'node:diagnostics_channel';
 import type { FaultConfig, SandboxStats } from '@marrowbridge/ehr-sandbox';
 import { captureLogs } from '../../services/gateway/test/helpers';
 import { withTestRedis } from '../harness/redis';
