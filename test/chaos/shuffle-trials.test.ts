@@ -15,16 +15,7 @@ import { mapResultUpdate } from '@marrowbridge/fhir-mapping';
 import { translateInput } from '@marrowbridge/intake';
 import type { ResultUpdate } from '@marrowbridge/model';
 import { withTestRedis } from '../harness/redis';
-import {
-  checkNewestState,
-  ehrFigures,
-  ehrOutcome,
-  expectExactlyOnce,
-  jobFigures,
-  printFigures,
-  reportHistory,
-  waitIdle,
-} from '../support/delivery-figures';
+import { ehrOutcome, expectExactlyOnce, jobFigures, printFigures, waitIdle } from '../support/delivery-figures';
 import { startStack, type TestStack } from '../support/stack';
 import { syntheticLoad } from '../support/synthetic';
 import { seededRandom, shuffled } from '../support/random';
@@ -110,12 +101,11 @@ describe('1,000 shuffled report histories', () => {
         }
       });
       trialCount += trials.length;
-      const load = trialsLoad(orders, trials);
-      const state = await checkNewestState(s.sandbox, load);
+      const { ehr, state, history } = await ehrOutcome(s.sandbox, trialsLoad(orders, trials));
       wrong.push(...state.wrong, ...(state.missing ? [`round ${round}: ${state.missing} report(s) missing`] : []));
       if (state.observationsFound !== state.observationsExpected) wrong.push(`round ${round}: results not once each`);
-      duplicates += (await ehrFigures(s.sandbox)).duplicates;
-      doubleWrites += (await reportHistory(s.sandbox)).doubleWrites;
+      duplicates += ehr.duplicates;
+      doubleWrites += history.doubleWrites;
     }
     const ms = Date.now() - t0;
     printFigures('shuffled trials, decision path', {

@@ -78,7 +78,7 @@ export interface EhrFigures {
   duplicateKeys: string[];
 }
 
-export async function ehrFigures(sandbox: EhrSandbox): Promise<EhrFigures> {
+async function ehrFigures(sandbox: EhrSandbox): Promise<EhrFigures> {
   const counts = await sandbox.countResources();
   let duplicates = 0;
   const duplicateKeys: string[] = [];
@@ -182,7 +182,7 @@ export async function checkNewestState(sandbox: EhrSandbox, load: SyntheticLoad)
  * Versions of the load's DiagnosticReports in the EHR's history, and how many of them repeat the status and issued
  * time of the version before (a report version written twice; must be 0).
  */
-export async function reportHistory(sandbox: EhrSandbox): Promise<{ versions: number; doubleWrites: number }> {
+async function reportHistory(sandbox: EhrSandbox): Promise<{ versions: number; doubleWrites: number }> {
   const reports = await sandbox.repo.searchResources<DiagnosticReport>({ resourceType: 'DiagnosticReport' });
   let versions = 0;
   let doubleWrites = 0;
