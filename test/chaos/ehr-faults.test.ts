@@ -11,11 +11,18 @@ import diagnostics from 'node:diagnostics_channel';
 import type { FaultConfig, SandboxStats } from '@marrowbridge/ehr-sandbox';
 import { captureLogs } from '../../services/gateway/test/helpers';
 import { withTestRedis } from '../harness/redis';
-import { ehrOutcome, expectExactlyOnce, jobFigures, printFigures, waitIdle } from '../support/delivery-figures';
+import {
+  ehrOutcome,
+  expectExactlyOnce,
+  finished,
+  jobFigures,
+  printFigures,
+  waitIdle,
+} from '../support/delivery-figures';
 import { startStack, type TestStack } from '../support/stack';
 import { syntheticLoad, UPDATES_PER_ORDER } from '../support/synthetic';
 import { shuffled } from '../support/random';
-import { chaosSeed, finished, sleep } from './support';
+import { chaosSeed, sleep } from './support';
 
 const redis = withTestRedis();
 const ORDERS = 6;

@@ -12,11 +12,18 @@ import { createRedisConnection, DeliveryQueues, type RedisConnection } from '@ma
 import Redis, { Cluster } from 'ioredis';
 import pino from 'pino';
 import { makeSigner } from '../../services/gateway/test/helpers';
-import { ehrOutcome, expectExactlyOnce, jobFigures, printFigures, waitIdle } from '../support/delivery-figures';
+import {
+  ehrOutcome,
+  expectExactlyOnce,
+  finished,
+  jobFigures,
+  printFigures,
+  waitIdle,
+} from '../support/delivery-figures';
 import { syntheticLoad, UPDATES_PER_ORDER } from '../support/synthetic';
 import { shuffled } from '../support/random';
 import { startWorkers, stopWorkers, type WorkerProcess } from '../support/worker-process';
-import { chaosSeed, enqueueAll, finished, startRedisCluster, type TestRedisCluster } from './support';
+import { chaosSeed, enqueueAll, startRedisCluster, type TestRedisCluster } from './support';
 
 const ORDERS = 15;
 const RESENDS = 20;

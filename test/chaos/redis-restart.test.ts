@@ -7,11 +7,18 @@
  * acknowledged (202) has its job after the restarts and is delivered; nothing is duplicated in the EHR.
  */
 import { withTestRedis } from '../harness/redis';
-import { ehrOutcome, expectExactlyOnce, jobFigures, printFigures, waitIdle } from '../support/delivery-figures';
+import {
+  ehrOutcome,
+  expectExactlyOnce,
+  finished,
+  jobFigures,
+  printFigures,
+  waitIdle,
+} from '../support/delivery-figures';
 import { syntheticLoad, UPDATES_PER_ORDER } from '../support/synthetic';
 import { shuffled } from '../support/random';
 import { eventually, startGatewayStack, type GatewayStack } from '../../services/gateway/test/helpers';
-import { chaosSeed, finished, inLanes, postUntilAccepted, sleep, type SendResult } from './support';
+import { chaosSeed, inLanes, postUntilAccepted, sleep, type SendResult } from './support';
 
 const redis = withTestRedis({ preferSpawn: true, appendOnly: true, appendFsync: 'always' });
 const ORDERS = 20;

@@ -15,11 +15,18 @@ import { mapResultUpdate } from '@marrowbridge/fhir-mapping';
 import { translateInput } from '@marrowbridge/intake';
 import type { ResultUpdate } from '@marrowbridge/model';
 import { withTestRedis } from '../harness/redis';
-import { ehrOutcome, expectExactlyOnce, jobFigures, printFigures, waitIdle } from '../support/delivery-figures';
+import {
+  ehrOutcome,
+  expectExactlyOnce,
+  finished,
+  jobFigures,
+  printFigures,
+  waitIdle,
+} from '../support/delivery-figures';
 import { startStack, type TestStack } from '../support/stack';
 import { syntheticLoad } from '../support/synthetic';
 import { seededRandom, shuffled } from '../support/random';
-import { chaosSeed, enqueueAll, finished, inLanes, randomTrials, trialsLoad, type ReportTrial } from './support';
+import { chaosSeed, enqueueAll, inLanes, randomTrials, trialsLoad, type ReportTrial } from './support';
 
 const redis = withTestRedis();
 const ORDERS = 100; // two reports each: 200 trials per round

@@ -20,8 +20,6 @@ export function chaosSeed(fallback: number): number {
   return Number.isInteger(env) && env > 0 ? env : fallback;
 }
 
-export { finished } from '../support/delivery-figures';
-
 /** Resolves after ms. */
 export function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));

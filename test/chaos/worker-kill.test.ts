@@ -11,10 +11,17 @@ import { startEhrSandbox, type EhrSandbox } from '@marrowbridge/ehr-sandbox';
 import { createRedisConnection, DeliveryQueues, type RedisConnection } from '@marrowbridge/queue';
 import { eventually } from '../../services/gateway/test/helpers';
 import { withTestRedis } from '../harness/redis';
-import { ehrOutcome, expectExactlyOnce, jobFigures, printFigures, waitIdle } from '../support/delivery-figures';
+import {
+  ehrOutcome,
+  expectExactlyOnce,
+  finished,
+  jobFigures,
+  printFigures,
+  waitIdle,
+} from '../support/delivery-figures';
 import { shuffled } from '../support/random';
 import { startWorkers, stopWorkers, type WorkerProcess } from '../support/worker-process';
-import { chaosSeed, enqueueAll, finished, versionedLoad } from './support';
+import { chaosSeed, enqueueAll, versionedLoad } from './support';
 
 const redis = withTestRedis();
 const ORDERS = 100;
