@@ -1,6 +1,7 @@
 /**
- * Real sync-worker processes for tests: `node <WORKER_NODE_FLAGS> --import tsx services/sync-worker/src/main.ts` with its settings in
- * the environment, exactly as an operator starts it. Output (pino JSON lines) is kept for assertions.
+ * Real sync-worker processes for tests: `node <WORKER_NODE_FLAGS> --import tsx services/sync-worker/src/main.ts`
+ * with its settings in the environment, exactly as an operator starts it. Output (pino JSON lines) is kept for
+ * assertions.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import path from 'node:path';
