@@ -445,7 +445,7 @@ export function capabilityStatementSupportsTransaction(cs: CapabilityStatement):
 }
 
 /** True when the CapabilityStatement lists this system-level interaction (`transaction`, `batch`, …). */
-export function capabilityStatementSupports(cs: CapabilityStatement, code: string): boolean {
+function capabilityStatementSupports(cs: CapabilityStatement, code: string): boolean {
   return (cs.rest ?? []).some(
     (rest) => rest.mode === 'server' && (rest.interaction ?? []).some((i) => i.code === code),
   );
