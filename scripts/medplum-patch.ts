@@ -16,7 +16,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname } from 'node:path';
 
-export interface Replacement {
+interface Replacement {
   /** The function in @medplum/core's TypeScript source (src/…), as named there. */
   readonly name: string;
   readonly why: string;
@@ -97,7 +97,7 @@ function occurrences(text: string, part: string): number {
 }
 
 /** Applies (or, with `reverse`, undoes) every replacement; throws unless each one matches exactly once. */
-export function applyReplacements(source: string, reverse = false): string {
+function applyReplacements(source: string, reverse = false): string {
   let out = source;
   for (const r of REPLACEMENTS) {
     const [from, to] = reverse ? [r.to, r.from] : [r.from, r.to];
